@@ -1,0 +1,3 @@
+from wordlm.cli import main
+
+main()

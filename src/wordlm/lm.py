@@ -1,0 +1,285 @@
+"""LanguageModel: tokenizer settings + Vocabulary + Framing + Keras model, and the one primitive.
+
+The primitive everything else (scoring, reranking, decoding) is built on:
+
+    next_logprobs(histories) -> <float32>[batch, vocab]
+
+natural-log probabilities of the next token after each history (a list of ids, `<s>` first when
+the model has boundaries). Tokens that can never be predicted (`<pad>`, `<s>`, and `</s>` for a
+model without boundaries) get -inf, so each row is a distribution over the vocabulary that sums
+to 1. Two faster, exactly equivalent views of the same numbers:
+
+- `stream_logprobs(streams)`: log p(stream[t] | stream[:t]) at every scored position of whole
+  streams, in as few compiled calls as possible (one forward pass per batch for recurrent
+  framings);
+- `start(histories)` / `step(state, ids)`: incremental prediction carrying the LSTM state, for
+  framings whose context is the whole history (`sequence`, `char`, and `line` while the history
+  fits its input length). One step costs the same whatever the history length.
+
+All model calls are compiled `tf.function`s with fixed signatures (no `model.predict`).
+Not here: training (`training.py`), saving (`saving.py`), scoring conventions (`scoring.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from wordlm.framings import Framing, LineFraming
+from wordlm.model import ModelSize, forward_flops_per_token
+from wordlm.text import Tokenizer
+from wordlm.vocab import BOS_ID, EOS_ID, PAD_ID, Vocabulary
+
+
+class LanguageModel:
+    """A trained (or freshly built) word-level language model and its text conventions."""
+
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        vocab: Vocabulary,
+        framing: Framing,
+        size: ModelSize,
+        keras_model,
+        info: dict | None = None,
+    ):
+        self.tokenizer = tokenizer
+        self.vocab = vocab
+        self.framing = framing
+        self.size = size
+        self.keras_model = keras_model
+        self.info = dict(info or {})  # training statistics: corpus, epochs, validation ppl, ...
+        self._compiled = None
+
+    # -- text ---------------------------------------------------------------------------------
+    @property
+    def boundaries(self) -> bool:
+        return self.framing.boundaries
+
+    @property
+    def reverse(self) -> bool:
+        """True for a backward model: lines are read right to left."""
+        return bool(self.info.get("reverse", False))
+
+    def tokens(self, text: str) -> list[str]:
+        """The line's tokens in reading order (reversed for a backward model)."""
+        tokens = self.tokenizer.tokenize(text)
+        return tokens[::-1] if self.reverse else tokens
+
+    def encode(self, text: str) -> list[int]:
+        """Vocabulary ids of a line's tokens, no boundary markers."""
+        return self.vocab.encode(self.tokens(text))
+
+    def history(self, text: str) -> list[int]:
+        """The history a prompt stands for: `<s>` + its ids with boundaries, else its ids."""
+        ids = self.encode(text)
+        return [BOS_ID, *ids] if self.boundaries else ids
+
+    def stream(self, text: str) -> list[int]:
+        """A whole line as the framing reads it (`<s> … </s>` with boundaries)."""
+        return self.framing.line(self.encode(text))
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def never_predicted(self) -> list[int]:
+        """Ids that get probability 0: padding, `<s>`, and `</s>` without boundaries."""
+        ids = [PAD_ID, BOS_ID]
+        if not self.boundaries:
+            ids.append(EOS_ID)
+        return ids
+
+    @property
+    def num_parameters(self) -> int:
+        return int(self.keras_model.count_params())
+
+    @property
+    def flops_per_token(self) -> int:
+        return forward_flops_per_token(self.vocab_size, self.size)
+
+    # -- the primitive ------------------------------------------------------------------------
+    def next_logprobs(self, histories: Sequence[Sequence[int]], batch_size: int = 256) -> np.ndarray:
+        """<float32>[batch, vocab]: ln p(next token | history) for each history (natural log)."""
+        fns = self._fns()
+        out = np.empty((len(histories), self.vocab_size), dtype=np.float32)
+        for lo in range(0, len(histories), batch_size):
+            chunk = histories[lo : lo + batch_size]
+            x = self.framing.contexts(chunk)
+            if self.framing.recurrent:
+                lengths = np.array([len(h) for h in chunk], dtype=np.int32)
+                out[lo : lo + len(chunk)] = fns["next_recurrent"](x, lengths).numpy()
+            else:
+                out[lo : lo + len(chunk)] = fns["next_fixed"](x).numpy()
+        return out
+
+    def stream_logprobs(self, streams: Sequence[Sequence[int]], batch_size: int = 64) -> list[np.ndarray]:
+        """For each stream s, <float64>[len(s) - first]: ln p(s[t] | s[:t]) for t = first … len-1.
+
+        `first` is `framing.first_target` (1: `<s>`, or a no-boundary line's first word, is never
+        predicted). Streams shorter than `first + 1` give an empty array. Independent of batching
+        (to float32 rounding, well under 1e-5 per token).
+        """
+        first = self.framing.first_target
+        results: list[np.ndarray] = [np.zeros(0)] * len(streams)
+        fns = self._fns()
+        if self.framing.recurrent:
+            # Sort by length so each batch pads little; one forward pass per batch.
+            order = sorted((i for i in range(len(streams)) if len(streams[i]) > first), key=lambda i: len(streams[i]))
+            for lo in range(0, len(order), batch_size):
+                idx = order[lo : lo + batch_size]
+                longest = max(len(streams[i]) for i in idx) - 1
+                x = np.zeros((len(idx), longest), dtype=np.int32)
+                y = np.zeros((len(idx), longest), dtype=np.int32)
+                for r, i in enumerate(idx):
+                    s = streams[i]
+                    x[r, : len(s) - 1] = s[:-1]
+                    y[r, : len(s) - 1] = s[1:]
+                lp = fns["targets_recurrent"](x, y).numpy().astype(np.float64)
+                for r, i in enumerate(idx):
+                    results[i] = lp[r, first - 1 : len(streams[i]) - 1]
+            for i, s in enumerate(streams):
+                if len(s) <= first:
+                    results[i] = np.zeros(0)
+            return results
+        # Fixed-context framings: every scored position is one row; rows of many streams batched.
+        rows, owners = [], []
+        for i, s in enumerate(streams):
+            for t in range(first, len(s)):
+                rows.append(t)
+                owners.append(i)
+        flat = np.empty(len(rows), dtype=np.float64)
+        step = max(batch_size * 16, 1)
+        for lo in range(0, len(rows), step):
+            hi = min(lo + step, len(rows))
+            x = np.array(
+                [self.framing.context(streams[owners[k]][: rows[k]]) for k in range(lo, hi)], dtype=np.int32
+            )
+            y = np.array([streams[owners[k]][rows[k]] for k in range(lo, hi)], dtype=np.int32)
+            flat[lo:hi] = fns["targets_fixed"](x, y).numpy()
+        pos = 0
+        for i, s in enumerate(streams):
+            n = max(0, len(s) - first)
+            results[i] = flat[pos : pos + n]
+            pos += n
+        return results
+
+    # -- incremental state --------------------------------------------------------------------
+    @property
+    def stateful(self) -> bool:
+        """True when the context is the whole history read by the LSTM, so state can be carried."""
+        return self.framing.recurrent or isinstance(self.framing, LineFraming)
+
+    @property
+    def state_size(self) -> int:
+        return 2 * self.size.layers * self.size.units
+
+    def max_stateful_history(self) -> int | None:
+        """Longest history for which carrying state equals re-reading (None: no limit)."""
+        return self.framing.input_length if isinstance(self.framing, LineFraming) else None
+
+    def start(self, histories: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Read whole histories; return (<float32>[batch, vocab] next log-probs, <float32>[batch, state])."""
+        if not self.stateful:
+            raise TypeError(f"the {self.framing.name} framing has no recurrent state to carry")
+        if any(len(h) == 0 for h in histories):
+            raise ValueError("empty history")
+        fns = self._fns()
+        batch = len(histories)
+        longest = max(len(h) for h in histories)
+        ids = np.zeros((longest, batch), dtype=np.int32)
+        for i, h in enumerate(histories):
+            ids[: len(h), i] = h
+        state = np.zeros((batch, self.state_size), dtype=np.float32)
+        logprobs = np.zeros((batch, self.vocab_size), dtype=np.float32)
+        for t in range(longest):
+            active = ids[t] != PAD_ID
+            lp, new_state = fns["step"](ids[t], state)
+            state = np.where(active[:, None], new_state.numpy(), state)
+            logprobs = np.where(active[:, None], lp.numpy(), logprobs)
+        return logprobs, state
+
+    def step(self, state: np.ndarray, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Read one more token per row: returns (next log-probs, new state), both numpy float32."""
+        lp, new_state = self._fns()["step"](np.asarray(ids, dtype=np.int32), np.asarray(state, dtype=np.float32))
+        return lp.numpy(), new_state.numpy()
+
+    # -- compiled functions -------------------------------------------------------------------
+    def _fns(self) -> dict:
+        if self._compiled is None:
+            self._compiled = _compile(self)
+        return self._compiled
+
+    def reset_compiled(self) -> None:
+        """Forget compiled functions (after the Keras model's weights object was replaced)."""
+        self._compiled = None
+
+
+def _compile(lm: LanguageModel) -> dict:
+    """Build the compiled inference functions from the Keras model's own layers (shared weights)."""
+    import tensorflow as tf
+
+    model = lm.keras_model
+    embedding = model.get_layer("embedding")
+    lstms = [model.get_layer(f"lstm_{i + 1}") for i in range(lm.size.layers)]
+    dense = model.get_layer("logits")
+    mask_bias = np.zeros(lm.vocab_size, dtype=np.float32)
+    mask_bias[lm.never_predicted()] = -np.inf
+    mask_bias = tf.constant(mask_bias)
+    units = lm.size.units
+
+    def log_softmax(logits):
+        return tf.nn.log_softmax(logits + mask_bias, axis=-1)
+
+    def features(x):
+        h = embedding(x)
+        mask = tf.not_equal(x, PAD_ID)
+        for layer in lstms:
+            h = layer(h, mask=mask, training=False)
+        return h
+
+    fns = {}
+    if lm.framing.recurrent:
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32)])
+        def next_recurrent(x, lengths):
+            h = features(x)  # [B, T, units]
+            last = tf.gather(h, lengths - 1, axis=1, batch_dims=1)
+            return log_softmax(dense(last))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2)
+        def targets_recurrent(x, y):
+            lp = log_softmax(dense(features(x)))  # [B, T, V]
+            return tf.gather(lp, y, axis=2, batch_dims=2)
+
+        fns.update(next_recurrent=next_recurrent, targets_recurrent=targets_recurrent)
+    else:
+        length = lm.framing.input_length
+
+        @tf.function(input_signature=[tf.TensorSpec([None, length], tf.int32)])
+        def next_fixed(x):
+            return log_softmax(dense(features(x)))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, length], tf.int32), tf.TensorSpec([None], tf.int32)])
+        def targets_fixed(x, y):
+            lp = log_softmax(dense(features(x)))
+            return tf.gather(lp, y, axis=1, batch_dims=1)
+
+        fns.update(next_fixed=next_fixed, targets_fixed=targets_fixed)
+
+    if lm.stateful:
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, lm.state_size], tf.float32)])
+        def step(ids, state):
+            x = tf.gather(embedding.embeddings, ids)  # plain lookup: no mask to carry
+            new = []
+            for i, layer in enumerate(lstms):
+                h = state[:, 2 * i * units : (2 * i + 1) * units]
+                c = state[:, (2 * i + 1) * units : (2 * i + 2) * units]
+                x, (h2, c2) = layer.cell(x, [h, c], training=False)
+                new += [h2, c2]
+            return log_softmax(dense(x)), tf.concat(new, axis=1)
+
+        fns["step"] = step
+    return fns

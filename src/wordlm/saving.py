@@ -1,0 +1,148 @@
+"""Saving and loading a LanguageModel as one directory, atomically and safely.
+
+Layout of a model directory:
+- `wordlm.json`: format name and version, tokenizer settings, vocabulary, framing, sizes, training
+  info, and the name of the weights file;
+- `model-<id>.keras`: the Keras model (plain layers only).
+
+Atomicity: the weights go to a new uniquely named file first; then `wordlm.json` is replaced by
+`os.replace` (the single commit point); then the old weights file is removed. A save that dies
+at any point leaves the previous model loadable and no half-written file under a final name.
+Safety: Keras's `safe_mode=True`, and only the layer types wordlm builds are accepted, so a model
+directory can never run code (no Lambda, no custom objects, no pickle).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from wordlm.errors import ModelError
+from wordlm.framings import framing_from_config
+from wordlm.lm import LanguageModel
+from wordlm.model import ModelSize
+from wordlm.text import Tokenizer
+from wordlm.vocab import Vocabulary
+
+FORMAT = "wordlm"
+FORMAT_VERSION = 1
+CONFIG_FILE = "wordlm.json"
+ALLOWED_LAYERS = {"InputLayer", "Embedding", "LSTM", "Dropout", "Dense"}
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write bytes to `path` via a temporary file in the same folder, fsync, then rename."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def save(lm: LanguageModel, directory) -> Path:
+    """Save `lm` to `directory` (created if needed), replacing any model there atomically."""
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise ModelError(f"{directory}: exists and is not a directory")
+    directory.mkdir(parents=True, exist_ok=True)
+    old_weights = _weights_file(directory)
+    weights = f"model-{secrets.token_hex(4)}.keras"
+    tmp_weights = directory / f".tmp-{weights}"  # Keras insists on the .keras suffix
+    try:
+        lm.keras_model.save(tmp_weights, overwrite=True)
+    except Exception:
+        tmp_weights.unlink(missing_ok=True)
+        raise
+    os.replace(tmp_weights, directory / weights)
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "weights_file": weights,
+        "tokenizer": lm.tokenizer.to_config(),
+        "framing": lm.framing.to_config(),
+        "size": lm.size.to_config(),
+        "vocab_size": len(lm.vocab),
+        "info": lm.info,
+        "vocab": lm.vocab.to_config(),
+    }
+    write_atomic(directory / CONFIG_FILE, json.dumps(config, ensure_ascii=False, indent=1).encode("utf-8"))
+    if old_weights and old_weights != weights:
+        (directory / old_weights).unlink(missing_ok=True)
+    for stale in directory.glob(".tmp-model-*.keras"):
+        stale.unlink(missing_ok=True)
+    return directory
+
+
+def _weights_file(directory: Path) -> str | None:
+    try:
+        return json.loads((directory / CONFIG_FILE).read_text("utf-8")).get("weights_file")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def read_config(directory) -> dict:
+    """The parsed, validated `wordlm.json` of a model directory (no TensorFlow needed)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ModelError(f"{directory}: no such model directory")
+    path = directory / CONFIG_FILE
+    if not path.is_file():
+        raise ModelError(f"{directory}: not a wordlm model directory (no {CONFIG_FILE}); train one with `wordlm train`")
+    try:
+        config = json.loads(path.read_text("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelError(f"{path}: corrupt model file ({e})") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ModelError(f"{path}: not a wordlm model file")
+    version = config.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise ModelError(f"{path}: bad format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise ModelError(
+            f"{path}: format version {version} is newer than this wordlm supports ({FORMAT_VERSION}); upgrade wordlm"
+        )
+    for key in ("weights_file", "tokenizer", "framing", "size", "vocab"):
+        if key not in config:
+            raise ModelError(f"{path}: corrupt model file (missing {key!r})")
+    return config
+
+
+def load(directory) -> LanguageModel:
+    """Load a model directory saved by `save`; raises ModelError for anything wrong with it."""
+    import keras
+
+    directory = Path(directory)
+    config = read_config(directory)
+    path = directory / CONFIG_FILE
+    try:
+        tokenizer = Tokenizer.from_config(config["tokenizer"])
+        vocab = Vocabulary.from_config(config["vocab"])
+        framing = framing_from_config(config["framing"])
+        size = ModelSize.from_config(config["size"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelError(f"{path}: corrupt model file ({type(e).__name__}: {e})") from None
+    weights = directory / str(config["weights_file"])
+    if not weights.is_file() or Path(config["weights_file"]).name != config["weights_file"]:
+        raise ModelError(f"{directory}: the weights file {config['weights_file']!r} is missing")
+    try:
+        network = keras.saving.load_model(weights, compile=False, safe_mode=True)
+    except Exception as e:  # Keras raises many types for bad or unsafe files
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelError(f"{weights}: cannot load the Keras model safely ({message})") from None
+    bad = sorted({type(layer).__name__ for layer in network.layers} - ALLOWED_LAYERS)
+    if bad:
+        raise ModelError(f"{weights}: refused: layers {', '.join(bad)} are not wordlm layers (untrusted model)")
+    out_dim = network.output_shape[-1]
+    if out_dim != len(vocab) or config.get("vocab_size", len(vocab)) != len(vocab):
+        raise ModelError(
+            f"{directory}: vocabulary has {len(vocab)} entries but the network predicts {out_dim}: mismatched files"
+        )
+    return LanguageModel(tokenizer, vocab, framing, size, network, config.get("info") or {})
