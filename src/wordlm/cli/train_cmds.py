@@ -113,7 +113,7 @@ def info(model, as_json):
 
 @cli.command()
 @click.option("--epochs", type=click.IntRange(min=1), default=500, show_default=True)
-@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--seed", type=int, default=4, show_default=True)
 @handle_errors
 def demo(epochs, seed):
     """Train the tutorial's framings on the bundled rhyme and show what each learned."""

@@ -1,0 +1,3 @@
+"""Commands: (being written)."""
+
+from wordlm.cli import cli  # noqa: F401
