@@ -1,0 +1,142 @@
+"""Beam search: the `num` best continuations of each prompt, keeping `beam_size` live hypotheses.
+
+Job: the n-best search. All live beams of all prompts go through the model in one batched call
+per step (`Stepper`: carried LSTM state for recurrent framings). Each step, for each prompt:
+  1. every live beam b and allowed token t (masks from `Constraints`) is a candidate scored
+     logprob(b) + ln p(t | b) (natural log, the model's own numbers);
+  2. candidates are ranked by that score, ties by (beam rank, token id), lower first; only the
+     best 2·beam_size are looked at;
+  3. a `</s>` candidate ranked within the first beam_size is a finished hypothesis; the first
+     beam_size other candidates become the next live beams (so a finished line never costs a slot);
+  4. live beams that reach the prompt's word budget finish there, without `</s>`; a beam with
+     no allowed token finishes as it is.
+Finished hypotheses are ranked by `score` = `length_normalised(logprob, length)`; all live beams of
+a step have the same length, so ranking them by logprob is the same as by score.
+
+Early stop (exact, no approximation beyond the beam): a prompt is done when it has `num` finished
+hypotheses and the `num`-th best score is at least the best score any live beam could still
+reach: logprob(best live) / norm(budget) (log-probabilities only decrease and the normalisers only
+grow with length). With `length_norm` none and beam_size 1 this is greedy decoding exactly.
+A beam wider than the number of possible continuations never prunes, so it returns the
+exhaustive top `num`. Non-job: masks, the model, sampling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from wordlm.decoding.constraints import Constraints
+from wordlm.decoding.hypothesis import Hypothesis, Prompt, make_hypothesis
+from wordlm.decoding.options import DecodeOptions, length_normalised
+from wordlm.decoding.state import Stepper
+from wordlm.vocab import EOS_ID
+
+
+@dataclass
+class _Beam:
+    prompt: int
+    ids: list[int]
+    logprob: float
+
+
+@dataclass(frozen=True)
+class _Finished:
+    score: float
+    ids: tuple[int, ...]
+    logprob: float
+    eos: bool
+
+
+def top_candidates(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the n highest finite scores, best first; ties by lower index (deterministic)."""
+    finite = np.isfinite(scores)
+    n = min(n, int(finite.sum()))
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if n < scores.size:
+        part = np.argpartition(-scores, n - 1)[:n]
+        selected = np.flatnonzero(scores >= scores[part].min())  # every tie at the boundary too
+    else:
+        selected = np.flatnonzero(finite)
+    return selected[np.lexsort((selected, -scores[selected]))][:n]
+
+
+def beam_search(lm, prompts: list[Prompt], options: DecodeOptions) -> list[list[Hypothesis]]:
+    """The `options.num` best hypotheses per prompt, sorted by score (ties: by token ids)."""
+    width, num, vocab = options.beam_size, options.num, lm.vocab_size
+    constraints = Constraints(lm, options)
+    finished: list[list[_Finished]] = [[] for _ in prompts]
+
+    def norm(logprob: float, length: int) -> float:
+        return length_normalised(logprob, length, options.length_norm, options.length_penalty)
+
+    def finish(beam: _Beam, logprob: float, eos: bool) -> None:
+        length = len(beam.ids) + eos
+        finished[beam.prompt].append(_Finished(norm(logprob, length), tuple(beam.ids), logprob, eos))
+
+    beams = []
+    for p, prompt in enumerate(prompts):
+        if prompt.max_words > 0:
+            beams.append(_Beam(p, [], 0.0))
+        else:
+            finish(_Beam(p, [], 0.0), 0.0, eos=False)
+    stepper = Stepper(lm, [prompts[b.prompt].history for b in beams])
+    words = 0
+    while beams:
+        masked = constraints.apply(stepper.logprobs, stepper.histories, words)
+        next_beams, parents = [], []
+        lo = 0
+        while lo < len(beams):  # the beams of one prompt are contiguous, best first
+            p = beams[lo].prompt
+            hi = lo
+            while hi < len(beams) and beams[hi].prompt == p:
+                hi += 1
+            survivors = _step_prompt(beams, lo, hi, masked, width, vocab, finish)
+            budget = prompts[p].max_words
+            alive = []
+            for row, token, logprob in survivors:
+                beam = _Beam(p, beams[row].ids + [token], logprob)
+                if len(beam.ids) >= budget:
+                    finish(beam, logprob, eos=False)
+                else:
+                    alive.append((row, beam))
+            if alive and len(finished[p]) >= num:
+                kth = sorted((f.score for f in finished[p]), reverse=True)[num - 1]
+                if kth >= norm(alive[0][1].logprob, budget):
+                    alive = []  # nothing a live beam can still reach beats the num-th best
+            for row, beam in alive:
+                parents.append(row)
+                next_beams.append(beam)
+            lo = hi
+        beams = next_beams
+        words += 1
+        if beams:
+            stepper.advance(parents, [b.ids[-1] for b in beams])
+    results = []
+    for p, prompt in enumerate(prompts):
+        best = sorted(finished[p], key=lambda f: (-f.score, f.ids))[:num]
+        results.append([make_hypothesis(lm, prompt, list(f.ids), f.logprob, f.score, f.eos) for f in best])
+    return results
+
+
+def _step_prompt(beams, lo, hi, masked, width, vocab, finish):
+    """One prompt's step over its live beams lo..hi-1: record finished lines (via `finish`) and
+    return the next live beams as (parent row, token, logprob), best first."""
+    cum = np.array([beams[r].logprob for r in range(lo, hi)])
+    block = masked[lo:hi].astype(np.float64)
+    for r in np.flatnonzero(~np.isfinite(block.max(axis=1))):  # nothing allowed: ends as it is
+        finish(beams[lo + r], beams[lo + r].logprob, eos=False)
+    scores = (cum[:, None] + block).ravel()
+    survivors = []
+    for rank, flat in enumerate(top_candidates(scores, 2 * width).tolist()):
+        r, token = divmod(flat, vocab)
+        if token == EOS_ID:
+            if rank < width:
+                finish(beams[lo + r], float(scores[flat]), eos=True)
+            continue
+        survivors.append((lo + r, token, float(scores[flat])))
+        if len(survivors) == width:
+            break
+    return survivors
