@@ -1,3 +1,37 @@
-"""Commands: (being written)."""
+"""`wordlm export`: a saved model → a TensorFlow SavedModel for TensorFlow Serving (see `export.py`)."""
 
-from wordlm.cli import cli  # noqa: F401
+from __future__ import annotations
+
+import click
+
+from wordlm.cli import cli
+from wordlm.cli.common import handle_errors, import_tensorflow, load_model, log
+
+
+@cli.command()
+@click.argument("model", type=click.Path())
+@click.argument("out_dir", type=click.Path())
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many next words the next_words signature returns.")
+@click.option("--overwrite", is_flag=True, help="Replace OUT_DIR if it exists (atomically).")
+@handle_errors
+def export(model, out_dir, top, overwrite):
+    """Write MODEL as a TensorFlow SavedModel with raw-string signatures `score` and `next_words`.
+
+    The tokenizer and vocabulary are inside the graph: a client sends text. For TensorFlow
+    Serving, export to a numbered version folder, e.g. `models/wordlm/1`. The export is checked
+    against the library on a few probe sentences before it is renamed into place.
+    """
+    import_tensorflow()
+    from wordlm.export import check_destination, describe
+    from wordlm.export import export as run_export
+
+    check_destination(out_dir, overwrite)  # before the (slower) model load
+    lm = load_model(model)
+
+    summary = run_export(lm, out_dir, top=top, overwrite=overwrite)
+    for line in describe(summary["top"]):
+        click.echo(line)
+    click.echo(f"checked against the library on {summary['probes']} probe sentences: "
+               f"max |logprob difference| {summary['max_difference']:.2g}")
+    log(f"exported {out_dir}")
