@@ -19,7 +19,7 @@ import os
 import secrets
 from pathlib import Path
 
-from wordlm.errors import ModelError
+from wordlm.errors import InputError, ModelError
 from wordlm.framings import framing_from_config
 from wordlm.lm import LanguageModel
 from wordlm.model import ModelSize
@@ -127,8 +127,8 @@ def load(directory) -> LanguageModel:
         vocab = Vocabulary.from_config(config["vocab"])
         framing = framing_from_config(config["framing"])
         size = ModelSize.from_config(config["size"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise ModelError(f"{path}: corrupt model file ({type(e).__name__}: {e})") from None
+    except (KeyError, TypeError, ValueError, InputError) as e:
+        raise ModelError(f"{path}: corrupt model file ({e})") from None
     weights = directory / str(config["weights_file"])
     if not weights.is_file() or Path(config["weights_file"]).name != config["weights_file"]:
         raise ModelError(f"{directory}: the weights file {config['weights_file']!r} is missing")
