@@ -1,0 +1,309 @@
+"""N-best lists in: four file formats, auto-detected, validated, read as a stream of utterances.
+
+An *utterance* is an id, an optional reference transcript and a non-empty list of hypotheses in
+the recogniser's order; a *hypothesis* is a text and its numeric fields (first-pass scores such as
+`score`, `decoder`, `ctc`, `lm`, `rank`, ...). Every numeric field a file gives is kept (non-numeric
+ones other than the text are dropped) so that a combination such as `decoder=0.6,ctc=0.4` can use
+them.
+
+| format       | layout                                                                             |
+|--------------|------------------------------------------------------------------------------------|
+| `jsonl`      | one object per line: `{"utt_id", "ref"?, "hyps": [{"text", "score", ...}, ...]}`   |
+| `hyporadise` | a JSON list of `{"id"?, "input": [texts], "output"?: ref, "am_score"|"score": [floats]}` (the list of scores becomes the field `score`, also kept under its own name) |
+| `mlm`        | mlm-scoring's JSON dict `{utt: {"ref"?: text or {"text"}, "hyp_1": {"score", "text"}, ...}}` (hypotheses in `hyp_N` number order) |
+| `tsv`        | `utt_id<TAB>score<TAB>text`, one hypothesis per line, an utterance's lines together (an optional header line `utt_id<TAB>score<TAB>text` is skipped) |
+
+`auto` looks at the first line: `[` → hyporadise; a JSON object with `"hyps"` → jsonl; another
+`{` → mlm; a line with tabs → tsv. JSON lines and TSV are read incrementally (constant memory);
+the two whole-file JSON formats are parsed at once. Files may be gzipped (`.gz`) or `-` (stdin).
+
+Validation: every problem raises `InputError` naming the file and the utterance (and the line for
+the line-based formats): a missing id or text, duplicate utterance ids, an empty hypothesis list,
+scores that are strings, NaN or infinite, and a missing required field (`required`, the fields
+the score combination reads). An empty hypothesis *text* is valid (a recogniser may output nothing).
+
+Not here: scoring or choosing hypotheses (`rerank.py`), WER (`wer.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+from wordlm.errors import InputError, where
+from wordlm.text import read_lines
+
+FORMATS = ("auto", "jsonl", "hyporadise", "mlm", "tsv")
+
+
+@dataclass
+class Hypothesis:
+    text: str
+    fields: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Utterance:
+    utt_id: str
+    hyps: list[Hypothesis]
+    ref: str | None = None
+
+
+def read_nbest(path, fmt: str = "auto", required: Iterable[str] = ("score",)) -> Iterator[Utterance]:
+    """Yield the utterances of an n-best file in file order, validated (see the module docstring)."""
+    if fmt not in FORMATS:
+        raise InputError(f"unknown n-best format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    required = tuple(required)
+    name = where(path)
+    lines = read_lines(path)
+    head = []  # lines up to the first non-blank one
+    for number, text in lines:
+        head.append((number, text))
+        if text.strip():
+            break
+    if not head or not head[-1][1].strip():
+        raise InputError(f"{name}: empty n-best file")
+    if fmt == "auto":
+        fmt = _detect(name, head[-1][1])
+    seen: dict[str, str] = {}
+    source = ((n, t) for n, t in _chain(head, lines) if t.strip())
+    if fmt == "jsonl":
+        utterances = _read_jsonl(name, source)
+    elif fmt == "tsv":
+        utterances = _read_tsv(name, source)
+    else:
+        text = "\n".join(t for _, t in _chain(head, lines))
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{name}:{e.lineno}: invalid JSON ({e.msg}); expected the {fmt} n-best format") from None
+        utterances = _read_hyporadise(name, data) if fmt == "hyporadise" else _read_mlm(name, data)
+    count = 0
+    for place, utt in utterances:
+        if utt.utt_id in seen:
+            raise InputError(f"{name}: {place}: duplicate utterance id {utt.utt_id!r} (first at {seen[utt.utt_id]})")
+        seen[utt.utt_id] = place
+        _check_required(name, place, utt, required)
+        count += 1
+        yield utt
+    if count == 0:
+        raise InputError(f"{name}: no utterances found")
+
+
+def detect_format(path) -> str:
+    """The format `auto` would choose for a file (from its first non-blank line)."""
+    name = where(path)
+    for _, text in read_lines(path):
+        if text.strip():
+            return _detect(name, text)
+    raise InputError(f"{name}: empty n-best file")
+
+
+# -- plumbing ---------------------------------------------------------------------------------
+def _chain(head, rest):
+    yield from head
+    yield from rest
+
+
+def _detect(name: str, line: str) -> str:
+    s = line.lstrip()
+    if s.startswith("["):
+        return "hyporadise"
+    if s.startswith("{"):
+        try:
+            obj = json.loads(s)
+        except json.JSONDecodeError:
+            return "mlm"  # a multi-line JSON object
+        return "jsonl" if isinstance(obj, dict) and "hyps" in obj else "mlm"
+    if "\t" in s:
+        return "tsv"
+    raise InputError(
+        f"{name}:1: cannot tell the n-best format (expected a JSON object or list, or utt_id<TAB>score<TAB>text); "
+        "give --format"
+    )
+
+
+def _number(name, place, key, value) -> float | None:
+    """A field's value as a float; None for non-numeric values; errors for NaN/inf and strings."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise InputError(f"{name}: {place}: field {key!r} is {value}, expected a finite number")
+        return float(value)
+    return None
+
+
+def _fields(name, place, h: dict, skip=("text",)) -> dict[str, float]:
+    out = {}
+    for key, value in h.items():
+        if key in skip:
+            continue
+        num = _number(name, place, key, value)
+        if num is not None:
+            out[key] = num
+    return out
+
+
+def _check_required(name, place, utt: Utterance, required) -> None:
+    for i, h in enumerate(utt.hyps, 1):
+        for key in required:
+            if key not in h.fields:
+                have = ", ".join(sorted(h.fields)) or "none"
+                raise InputError(
+                    f"{name}: {place}: hypothesis {i} has no numeric field {key!r} (numeric fields: {have}); "
+                    "check --am"
+                )
+
+
+def _text(name, place, value, what="text") -> str:
+    if not isinstance(value, str):
+        got = "missing" if value is None else f"a {type(value).__name__}"
+        raise InputError(f"{name}: {place}: {what} is {got}, expected a string")
+    return value
+
+
+def _ref(name, place, value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        value = value.get("text")
+    return _text(name, place, value, "the reference")
+
+
+def _utt_id(name, place, value) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        raise InputError(f"{name}: {place}: missing or invalid utterance id ({value!r})")
+    return str(value)
+
+
+def _scores_of(name, place, key, h: dict) -> None:
+    """Reject a score given as a string (a common export mistake) instead of silently dropping it."""
+    value = h.get(key)
+    if isinstance(value, str):
+        raise InputError(f"{name}: {place}: field {key!r} is the string {value[:30]!r}, expected a number")
+
+
+# -- the formats ------------------------------------------------------------------------------
+def _read_jsonl(name, lines) -> Iterator[tuple[str, Utterance]]:
+    for number, line in lines:
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{name}:{number}: invalid JSON ({e.msg})") from None
+        if not isinstance(obj, dict):
+            raise InputError(f"{name}:{number}: expected a JSON object per line, got {type(obj).__name__}")
+        raw_id = obj.get("utt_id", obj.get("id"))
+        place = f"line {number}" if raw_id is None else f"utterance {raw_id!s} (line {number})"
+        utt_id = _utt_id(name, place, raw_id)
+        hyps = obj.get("hyps")
+        if not isinstance(hyps, list):
+            raise InputError(f"{name}: {place}: \"hyps\" is {'missing' if hyps is None else 'not a list'}")
+        if not hyps:
+            raise InputError(f"{name}: {place}: \"hyps\" is empty")
+        out = []
+        for i, h in enumerate(hyps, 1):
+            if not isinstance(h, dict):
+                raise InputError(f"{name}: {place}: hypothesis {i} is not an object")
+            where_h = f"{place}: hypothesis {i}"
+            for key in ("score",):
+                _scores_of(name, where_h, key, h)
+            out.append(Hypothesis(_text(name, where_h, h.get("text")), _fields(name, where_h, h)))
+        yield place, Utterance(utt_id, out, _ref(name, place, obj.get("ref")))
+
+
+def _read_tsv(name, lines) -> Iterator[tuple[str, Utterance]]:
+    current: Utterance | None = None
+    place = ""
+    done: set[str] = set()
+    for number, line in lines:
+        parts = line.split("\t", 2)
+        if len(parts) < 3:
+            raise InputError(f"{name}:{number}: expected utt_id<TAB>score<TAB>text, got {len(parts)} column(s)")
+        utt_id, score, text = parts[0].strip(), parts[1].strip(), parts[2]
+        if number == 1 and score.lower() == "score":
+            continue  # header
+        if not utt_id:
+            raise InputError(f"{name}:{number}: empty utterance id")
+        try:
+            value = float(score)
+        except ValueError:
+            raise InputError(f"{name}:{number}: utterance {utt_id}: score {score[:30]!r} is not a number") from None
+        if not math.isfinite(value):
+            raise InputError(f"{name}:{number}: utterance {utt_id}: score is {score}, expected a finite number")
+        if current is None or utt_id != current.utt_id:
+            if current is not None:
+                yield place, current
+                done.add(current.utt_id)
+            if utt_id in done:
+                raise InputError(
+                    f"{name}:{number}: utterance {utt_id}: its lines are not together (duplicate utterance id)"
+                )
+            current, place = Utterance(utt_id, []), f"utterance {utt_id} (line {number})"
+        current.hyps.append(Hypothesis(text, {"score": value}))
+    if current is not None:
+        yield place, current
+
+
+def _read_hyporadise(name, data) -> Iterator[tuple[str, Utterance]]:
+    if not isinstance(data, list):
+        raise InputError(f"{name}: expected a JSON list of utterances (HyPoradise), got {type(data).__name__}")
+    for index, obj in enumerate(data, 1):
+        place = f"utterance {index}"
+        if not isinstance(obj, dict):
+            raise InputError(f"{name}: {place}: expected an object, got {type(obj).__name__}")
+        raw_id = obj.get("id", obj.get("utt_id"))
+        utt_id = str(index) if raw_id is None else _utt_id(name, place, raw_id)
+        if raw_id is not None:
+            place = f"utterance {index} ({utt_id})"
+        texts = obj.get("input")
+        if not isinstance(texts, list):
+            raise InputError(f"{name}: {place}: \"input\" is {'missing' if texts is None else 'not a list'}")
+        if not texts:
+            raise InputError(f"{name}: {place}: \"input\" (the hypotheses) is empty")
+        key = "am_score" if "am_score" in obj else "score" if "score" in obj else None
+        scores = obj.get(key) if key else None
+        if key and (not isinstance(scores, list) or len(scores) != len(texts)):
+            got = f"{len(scores)} scores" if isinstance(scores, list) else f"a {type(scores).__name__}"
+            raise InputError(f"{name}: {place}: {key!r} must be a list of {len(texts)} numbers, got {got}")
+        hyps = []
+        for i, t in enumerate(texts, 1):
+            where_h = f"{place}: hypothesis {i}"
+            fields = {}
+            if key:
+                value = scores[i - 1]
+                if isinstance(value, str):
+                    raise InputError(f"{name}: {where_h}: {key} is the string {value[:30]!r}, expected a number")
+                num = _number(name, where_h, key, value)
+                if num is None:
+                    raise InputError(f"{name}: {where_h}: {key} is {value!r}, expected a number")
+                fields = {"score": num, key: num}
+            hyps.append(Hypothesis(_text(name, where_h, t), fields))
+        yield place, Utterance(utt_id, hyps, _ref(name, place, obj.get("output")))
+
+
+_HYP_KEY = re.compile(r"hyp_(\d+)$")
+
+
+def _read_mlm(name, data) -> Iterator[tuple[str, Utterance]]:
+    if not isinstance(data, dict):
+        raise InputError(f"{name}: expected a JSON object {{utt: {{hyp_1: ...}}}} (mlm-scoring), got {type(data).__name__}")
+    for utt_id, entry in data.items():
+        place = f"utterance {utt_id}"
+        if not isinstance(entry, dict):
+            raise InputError(f"{name}: {place}: expected an object of hyp_1, hyp_2, ... entries")
+        keyed = sorted(((int(m.group(1)), k) for k in entry if (m := _HYP_KEY.match(k))))
+        if not keyed:
+            raise InputError(f"{name}: {place}: no hypotheses (expected keys hyp_1, hyp_2, ...)")
+        hyps = []
+        for _, k in keyed:
+            h = entry[k]
+            where_h = f"{place}: {k}"
+            if not isinstance(h, dict):
+                raise InputError(f"{name}: {where_h}: expected an object {{\"score\", \"text\"}}")
+            _scores_of(name, where_h, "score", h)
+            hyps.append(Hypothesis(_text(name, where_h, h.get("text")), _fields(name, where_h, h)))
+        yield place, Utterance(_utt_id(name, place, utt_id), hyps, _ref(name, place, entry.get("ref")))
