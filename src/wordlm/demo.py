@@ -44,7 +44,7 @@ def greedy_line(lm, prompt: str, max_tokens: int) -> str:
     """The prompt extended greedily until `</s>` or `max_tokens` tokens in the line."""
     from wordlm.decoding import generate
 
-    return generate(lm, prompt, strategy="greedy", max_words=max_tokens - len(lm.encode(prompt)))[0].text
+    return generate(lm, prompt, strategy="greedy", max_words=max(0, max_tokens - len(lm.encode(prompt))))[0].text
 
 
 def run_demo(epochs: int = 500, seed: int = 4) -> list[DemoResult]:
