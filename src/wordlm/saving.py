@@ -53,7 +53,6 @@ def save(lm: LanguageModel, directory) -> Path:
     if directory.exists() and not directory.is_dir():
         raise ModelError(f"{directory}: exists and is not a directory")
     directory.mkdir(parents=True, exist_ok=True)
-    old_weights = _weights_file(directory)
     weights = f"model-{secrets.token_hex(4)}.keras"
     tmp_weights = directory / f".tmp-{weights}"  # Keras insists on the .keras suffix
     try:
@@ -74,18 +73,11 @@ def save(lm: LanguageModel, directory) -> Path:
         "vocab": lm.vocab.to_config(),
     }
     write_atomic(directory / CONFIG_FILE, json.dumps(config, ensure_ascii=False, indent=1).encode("utf-8"))
-    if old_weights and old_weights != weights:
-        (directory / old_weights).unlink(missing_ok=True)
-    for stale in directory.glob(".tmp-model-*.keras"):
-        stale.unlink(missing_ok=True)
+    # Committed. Remove the previous weights and anything an interrupted earlier save left behind.
+    for stale in [*directory.glob("model-*.keras"), *directory.glob(".tmp-model-*.keras")]:
+        if stale.name != weights:
+            stale.unlink(missing_ok=True)
     return directory
-
-
-def _weights_file(directory: Path) -> str | None:
-    try:
-        return json.loads((directory / CONFIG_FILE).read_text("utf-8")).get("weights_file")
-    except (OSError, ValueError, AttributeError):
-        return None
 
 
 def read_config(directory) -> dict:
