@@ -13,7 +13,7 @@ them.
 | `mlm`        | mlm-scoring's JSON dict `{utt: {"ref"?: text or {"text"}, "hyp_1": {"score", "text"}, ...}}` (hypotheses in `hyp_N` number order) |
 | `tsv`        | `utt_id<TAB>score<TAB>text`, one hypothesis per line, an utterance's lines together (an optional header line `utt_id<TAB>score<TAB>text` is skipped) |
 
-`auto` looks at the first line: `[` → hyporadise; a JSON object with `"hyps"` → jsonl; another
+`auto` looks at the first line: `[` → hyporadise; a JSON object with `"hyps"` or `"utt_id"` → jsonl; another
 `{` → mlm; a line with tabs → tsv. JSON lines and TSV are read incrementally (constant memory);
 the two whole-file JSON formats are parsed at once. Files may be gzipped (`.gz`) or `-` (stdin).
 
@@ -117,7 +117,7 @@ def _detect(name: str, line: str) -> str:
             obj = json.loads(s)
         except json.JSONDecodeError:
             return "mlm"  # a multi-line JSON object
-        return "jsonl" if isinstance(obj, dict) and "hyps" in obj else "mlm"
+        return "jsonl" if isinstance(obj, dict) and ("hyps" in obj or "utt_id" in obj) else "mlm"
     if "\t" in s:
         return "tsv"
     raise InputError(
