@@ -204,7 +204,7 @@ def build_module(lm: LanguageModel, top: int = DEFAULT_TOP) -> tf.Module:
         ctx = tf.gather(history, tf.maximum(idx, 0), batch_dims=1)
         return tf.where(idx >= 0, ctx, PAD_ID)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="sentences")], autograph=False)
     def score(sentences):
         ids, lengths, oovs = encode(sentences)
         batch = tf.shape(ids)[0]
@@ -234,7 +234,7 @@ def build_module(lm: LanguageModel, top: int = DEFAULT_TOP) -> tf.Module:
             words = tokens
         return {"logprob": logprob, "tokens": tokens, "words": words, "oovs": oovs}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="prompt")])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="prompt")], autograph=False)
     def next_words(prompt):
         ids, lengths, _ = encode(prompt)
         batch = tf.shape(ids)[0]
