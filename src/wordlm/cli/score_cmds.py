@@ -1,3 +1,286 @@
-"""Commands: (being written)."""
+"""`wordlm score`, `wordlm perplexity`, `wordlm next`, `wordlm fill`: options in, scoring.py out.
 
-from wordlm.cli import cli  # noqa: F401
+Numbers are natural-log log-probabilities (`</s>` counted, `<s>` never predicted; see scoring.py);
+`--base 2|10` changes only what text output prints; JSON is always natural log. `score` streams:
+it reads `--batch-size` lines, scores them, prints one line per input line, and repeats, so memory
+stays bounded whatever the file's size. `--shard K/N` scores lines K, K+N, K+2N, … (0-based) and
+`--summary FILE` writes the shard's totals; `perplexity --merge` adds such summaries exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+import click
+
+from wordlm.cli import cli
+from wordlm.cli.common import echo_json, handle_errors, load_model, log
+
+BASES = {"e": 1.0, "2": math.log(2), "10": math.log(10)}
+BASE_NAMES = {"e": "ln", "2": "log2", "10": "log10"}
+
+
+def _shard(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        k, n = (int(x) for x in value.split("/"))
+    except ValueError:
+        raise click.BadParameter(f"expected K/N (e.g. 0/4), got {value!r}") from None
+    if not (n >= 1 and 0 <= k < n):
+        raise click.BadParameter(f"expected 0 <= K < N, got {value!r}")
+    return k, n
+
+
+def _scoring_options(fn):
+    """--no-bos, --no-eos, --oov, --base, --batch-size, --shard (shared by score and perplexity)."""
+    for option in reversed([
+        click.option("--no-bos", is_flag=True, help="No <s> before the first word: it becomes context only."),
+        click.option("--no-eos", is_flag=True, help="Do not predict </s> at the end of the line."),
+        click.option("--oov", type=click.Choice(["unk", "skip"]), default="unk", show_default=True,
+                     help="unk: score OOV words as <unk>; skip: they add nothing and are not counted (SRILM)."),
+        click.option("--base", type=click.Choice(list(BASES)), default="e", show_default=True,
+                     help="Base of the printed log-probabilities (text output only; JSON is natural log)."),
+        click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
+                     help="Lines read and scored at a time."),
+        click.option("--shard", callback=_shard, metavar="K/N",
+                     help="Score only lines K, K+N, K+2N, ... (0-based K): one of N shards."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+def _check_base(as_json, base):
+    if as_json and base != "e":
+        raise click.UsageError("--base changes only the text output; JSON log-probabilities are natural log")
+
+
+def _lines(paths, shard):
+    """(line number, text) over the files, only this shard's lines (numbered across all files)."""
+    from wordlm.text import read_lines
+
+    index = 0
+    for path in paths:
+        for number, text in read_lines(path):
+            if shard is None or index % shard[1] == shard[0]:
+                yield number, text
+            index += 1
+
+
+class _Progress:
+    """Lines and words per second on stderr, only when stderr is a terminal."""
+
+    def __init__(self):
+        import time
+
+        self.clock, self.on = time.perf_counter, sys.stderr.isatty()
+        self.start, self.lines, self.words, self.shown = self.clock(), 0, 0, 0.0
+
+    def update(self, words):
+        self.lines += 1
+        self.words += words
+        now = self.clock()
+        if self.on and now - self.shown > 0.25:
+            self.shown = now
+            rate = self.words / max(now - self.start, 1e-9)
+            click.echo(f"\rscored {self.lines:,} lines, {self.words:,} words ({rate:,.0f} words/s)", err=True, nl=False)
+
+    def close(self):
+        if self.on and self.shown:
+            click.echo("\r\033[K", err=True, nl=False)
+
+
+def _fmt(x, base="e") -> str:
+    return "n/a" if x is None else f"{x / BASES[base]:.6g}"
+
+
+def _summary_lines(summary, base) -> list[str]:
+    """SRILM's two lines (logprob in the chosen base, named), plus per-character figures."""
+    js = summary.to_json()
+    lines = [f"{js['sentences']} sentences, {js['words']} words, {js['oovs']} OOVs",
+             f"logprob= {_fmt(js['logprob'], base)} ppl= {_fmt(js['ppl'])} ppl1= {_fmt(js['ppl1'])}"
+             f" (logprob in {BASE_NAMES[base]})"]
+    if summary.unit == "char":
+        lines.append(f"{js['chars']} characters: char_ppl= {_fmt(js['char_ppl'])} bpc= {_fmt(js['bpc'])}")
+    return lines
+
+
+def _score_files(lm, paths, options, batch_size, shard, emit=None):
+    from wordlm.scoring import new_summary, score_stream
+
+    summary, progress = new_summary(lm, options), _Progress()
+    try:
+        for _, s in score_stream(lm, _lines(paths, shard), options, batch_size):
+            summary.add(s)
+            progress.update(s.words)
+            if emit:
+                emit(s)
+    finally:
+        progress.close()
+    return summary
+
+
+@cli.command()
+@click.argument("model", type=click.Path())
+@click.argument("text", default="-", required=False)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--per-token", is_flag=True, help="Also each token's log-probability.")
+@_scoring_options
+@click.option("--summary", "summary_path", type=click.Path(dir_okay=False),
+              help="Also write the corpus summary as JSON to this file (for perplexity --merge).")
+@handle_errors
+def score(model, text, as_json, per_token, no_bos, no_eos, oov, base, batch_size, shard, summary_path):
+    """Score each line of TEXT (a path, .gz, or - for stdin): one output line per input line.
+
+    Text output: logprob, words, OOVs, ppl, the line, tab-separated (with --per-token, then
+    token=logprob pairs; `ctx` marks a context-only token, `skip` a skipped OOV). The corpus
+    summary goes to stderr.
+    """
+    _check_base(as_json, base)
+    from wordlm.saving import write_atomic
+    from wordlm.scoring import Options
+
+    lm = load_model(model)
+    options = Options(bos=not no_bos, eos=not no_eos, oov=oov)
+    char = lm.tokenizer.mode == "char"
+
+    def emit(s):
+        if as_json:
+            echo_json(s.to_json(per_token))
+            return
+        fields = [_fmt(s.logprob, base), str(s.words), str(s.oovs), _fmt(s.ppl), s.text]
+        if per_token:
+            fields.append(" ".join(f"{_token(t, char)}={_token_value(lp, s, k, base)}"
+                                   for k, (t, lp) in enumerate(zip(s.tokens, s.logprobs))))
+        click.echo("\t".join(fields))
+
+    summary = _score_files(lm, [text], options, batch_size, shard, emit)
+    if summary_path:
+        write_atomic(summary_path, (json.dumps(summary.to_json()) + "\n").encode())
+    if as_json:
+        click.echo(json.dumps(summary.to_json()), err=True)
+    else:
+        for line in _summary_lines(summary, base):
+            log(line)
+
+
+def _token(token, char):
+    return "▁" if char and token == " " else token
+
+
+def _token_value(lp, s, k, base):
+    if not math.isnan(lp):
+        return _fmt(float(lp), base)
+    return "ctx" if k < s.context else "skip"
+
+
+@cli.command()
+@click.argument("model", type=click.Path())
+@click.argument("texts", nargs=-1, required=True, metavar="TEXT...")
+@click.option("--json", "as_json", is_flag=True, help="The summary as one JSON object.")
+@click.option("--merge", is_flag=True,
+              help="TEXT... are summary JSON files (score --summary, perplexity --json): add them up.")
+@_scoring_options
+@handle_errors
+def perplexity(model, texts, as_json, merge, no_bos, no_eos, oov, base, batch_size, shard):
+    """Corpus perplexity of TEXT... (SRILM's `N sentences, W words, O OOVs` / `logprob= ppl= ppl1=`).
+
+    ppl = exp(-L / (W - skipped OOVs + S)); ppl1 leaves </s> out of the count. With --merge the
+    totals of several summaries add up exactly (merged shards equal the unsharded run).
+    """
+    _check_base(as_json, base)
+    from wordlm.scoring import Options
+
+    if merge:
+        summary = _merge(texts)
+    else:
+        lm = load_model(model)
+        summary = _score_files(lm, list(texts), Options(bos=not no_bos, eos=not no_eos, oov=oov), batch_size, shard)
+    if as_json:
+        echo_json(summary.to_json())
+    else:
+        for line in _summary_lines(summary, base):
+            click.echo(line)
+
+
+def _merge(paths):
+    from wordlm.errors import InputError
+    from wordlm.scoring import Summary
+    from wordlm.text import read_lines
+
+    total = None
+    for path in paths:
+        for number, line in read_lines(path):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise InputError(f"{where}: not JSON ({e.msg}); expected a summary from score --summary") from None
+            s = Summary.from_json(obj, where)
+            if total is None:
+                total = s
+            else:
+                try:
+                    total.merge(s)
+                except InputError as e:
+                    raise InputError(f"{where}: {e}") from None
+    if total is None:
+        raise InputError(f"{', '.join(paths)}: no summaries to merge")
+    return total
+
+
+@cli.command("next")
+@click.argument("model", type=click.Path())
+@click.option("--prompt", default="", show_default=True, help="The beginning of a line (for a --reverse model: its end).")
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--candidates", help="Comma-separated continuations to score instead (one or more words each).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per word.")
+@handle_errors
+def next_cmd(model, prompt, top, candidates, as_json):
+    """The most likely next words after --prompt (</s> and <unk> included), or the --candidates' scores."""
+    from wordlm.scoring import continuation_logprobs, next_words
+
+    lm = load_model(model)
+    if candidates is not None:
+        words = [c.strip() for c in candidates.split(",")]
+        for w in words:
+            oov = [t for t in lm.tokens(w) if t != "</s>" and lm.vocab.is_oov(t)]
+            if oov:
+                log(f"warning: {', '.join(oov)} not in the vocabulary: scored as <unk>")
+        scores = continuation_logprobs(lm, prompt, words)
+        ranked = sorted(zip(words, scores), key=lambda ws: -ws[1])
+    else:
+        ranked = next_words(lm, prompt, top)
+    for word, lp in ranked:
+        if as_json:
+            echo_json({"word": word, "logprob": lp, "prob": math.exp(lp)})
+        else:
+            click.echo(f"{word}\t{lp:.6g}\t{math.exp(lp):.6g}")
+
+
+@cli.command()
+@click.argument("model", type=click.Path())
+@click.argument("sentence")
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--backward-model", type=click.Path(), help="A model trained with --reverse: average both models' scores.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per word.")
+@handle_errors
+def fill(model, sentence, top, backward_model, as_json):
+    """Rank vocabulary words for the ___ in SENTENCE by the whole sentence's log-probability.
+
+    Columns: word, ln p(filled sentence), p(word | rest of the sentence), the filled sentence.
+    """
+    from wordlm.scoring import fill as fill_blank
+
+    lm = load_model(model)
+    backward = load_model(backward_model) if backward_model else None
+    for f in fill_blank(lm, sentence, top, backward):
+        if as_json:
+            echo_json(f.to_json())
+        else:
+            click.echo(f"{f.word}\t{f.logprob:.6g}\t{f.prob:.6g}\t{f.text}")
+
