@@ -15,7 +15,7 @@ from wordlm.decoding import DecodeOptions, UnknownWordWarning, generate, generat
 from wordlm.decoding.beam import top_candidates
 from wordlm.decoding.constraints import repeated_ngram_tokens
 from wordlm.decoding.sampling import draw, shape
-from wordlm.decoding.state import Stepper
+from wordlm.decoding.state import Stepper, read_histories
 from wordlm.errors import InputError
 from wordlm.vocab import EOS_ID, UNK_ID
 
@@ -358,11 +358,17 @@ def test_length_normalisation_formulas():
     assert length_normalised(0.0, 0, "avg") == 0.0
 
 
-def test_top_candidates_breaks_ties_by_index():
-    s = np.array([-1.0, -0.5, -1.0, -np.inf, -0.5, -1.0])
-    assert top_candidates(s, 3).tolist() == [1, 4, 0]
-    assert top_candidates(s, 10).tolist() == [1, 4, 0, 2, 5]
-    assert top_candidates(np.full(4, -np.inf), 2).tolist() == []
+def test_top_candidates_is_an_exact_sort_with_ties_by_row_then_token():
+    rng = np.random.default_rng(0)
+    for trial in range(50):
+        vocab, beams, n = int(rng.integers(3, 12)), int(rng.integers(1, 5)), int(rng.integers(1, 10))
+        block = rng.choice([-1.0, -2.0, -0.5, -np.inf, -3.25], size=(beams, vocab)).astype(np.float32)  # many ties
+        cum = rng.choice([0.0, -1.0, -0.5], size=beams)
+        rows, tokens, scores = top_candidates(block, cum, n)
+        every = sorted((-(cum[r] + float(block[r, t])), r, t) for r in range(beams) for t in range(vocab)
+                       if np.isfinite(block[r, t]))[:n]
+        assert list(zip(rows.tolist(), tokens.tolist())) == [(r, t) for _, r, t in every]
+        np.testing.assert_array_equal(scores, [-s for s, _, _ in every])
 
 
 @pytest.mark.parametrize("bad", [{"beam_size": 0}, {"temperature": -1}, {"top_p": 0}, {"top_p": 1.5}, {"top_k": 0},
@@ -422,6 +428,17 @@ def test_carried_state_gives_the_logprobs_of_rereading(framing):
         parents = rng.integers(0, len(stepper.histories), size=4)  # reorder, duplicate, drop rows
         stepper.advance(parents, rng.integers(4, lm.vocab_size, size=4))
     assert stepper.incremental == (framing != "line")
+
+
+@pytest.mark.parametrize("framing", ["sequence", "line", "char"])
+def test_the_compiled_prompt_reader_equals_lm_start(framing):
+    lm = trained(framing)
+    prompts = ["jack and jill went up", "", "to", "jill came tumbling after jack"]
+    histories = [lm.history(p) for p in prompts if lm.history(p)]
+    fast_lp, fast_state = read_histories(lm, histories)
+    slow_lp, slow_state = lm.start(histories)
+    np.testing.assert_allclose(fast_state, slow_state, atol=1e-6)
+    np.testing.assert_allclose(np.nan_to_num(fast_lp, neginf=-99), np.nan_to_num(slow_lp, neginf=-99), atol=1e-6)
 
 
 def test_carried_state_and_rereading_give_the_same_beam():

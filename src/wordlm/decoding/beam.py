@@ -49,23 +49,30 @@ class _Finished:
     eos: bool
 
 
-def top_candidates(scores: np.ndarray, n: int) -> np.ndarray:
-    """Indices of the n highest finite scores, best first; ties by lower index (deterministic)."""
-    finite = np.isfinite(scores)
-    n = min(n, int(finite.sum()))
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    if n < scores.size:
-        part = np.argpartition(-scores, n - 1)[:n]
-        selected = np.flatnonzero(scores >= scores[part].min())  # every tie at the boundary too
+def top_candidates(block: np.ndarray, cum: np.ndarray, n: int):
+    """The n best candidates of a prompt's live beams: (rows, tokens, scores), best first.
+
+    `block` <float32>[beams, vocab]: masked next-token log-probs (-inf = not allowed); `cum`
+    <float64>[beams]: the beams' log-probs. A candidate's score is cum[row] + block[row, token]
+    (float64); ties go to the lower (row, token). Each row is first cut to its own n best, ties at
+    the cut included, in float32 (the global n best are among them; a row's order does not change
+    when its cum is added), so the exact ranking only sorts a few candidates.
+    """
+    vocab = block.shape[1]
+    if n < vocab:
+        part = np.argpartition(-block, n - 1, axis=1)[:, :n]
+        cut = np.take_along_axis(block, part, axis=1).min(axis=1)
+        rows, tokens = np.nonzero((block >= cut[:, None]) & np.isfinite(block))
     else:
-        selected = np.flatnonzero(finite)
-    return selected[np.lexsort((selected, -scores[selected]))][:n]
+        rows, tokens = np.nonzero(np.isfinite(block))
+    scores = cum[rows] + block[rows, tokens].astype(np.float64)
+    order = np.lexsort((tokens, rows, -scores))[:n]
+    return rows[order], tokens[order], scores[order]
 
 
 def beam_search(lm, prompts: list[Prompt], options: DecodeOptions) -> list[list[Hypothesis]]:
     """The `options.num` best hypotheses per prompt, sorted by score (ties: by token ids)."""
-    width, num, vocab = options.beam_size, options.num, lm.vocab_size
+    width, num = options.beam_size, options.num
     constraints = Constraints(lm, options)
     finished: list[list[_Finished]] = [[] for _ in prompts]
 
@@ -93,7 +100,7 @@ def beam_search(lm, prompts: list[Prompt], options: DecodeOptions) -> list[list[
             hi = lo
             while hi < len(beams) and beams[hi].prompt == p:
                 hi += 1
-            survivors = _step_prompt(beams, lo, hi, masked, width, vocab, finish)
+            survivors = _step_prompt(beams, lo, hi, masked, width, finish)
             budget = prompts[p].max_words
             alive = []
             for row, token, logprob in survivors:
@@ -121,22 +128,21 @@ def beam_search(lm, prompts: list[Prompt], options: DecodeOptions) -> list[list[
     return results
 
 
-def _step_prompt(beams, lo, hi, masked, width, vocab, finish):
+def _step_prompt(beams, lo, hi, masked, width, finish):
     """One prompt's step over its live beams lo..hi-1: record finished lines (via `finish`) and
     return the next live beams as (parent row, token, logprob), best first."""
-    cum = np.array([beams[r].logprob for r in range(lo, hi)])
-    block = masked[lo:hi].astype(np.float64)
+    block = masked[lo:hi]
     for r in np.flatnonzero(~np.isfinite(block.max(axis=1))):  # nothing allowed: ends as it is
         finish(beams[lo + r], beams[lo + r].logprob, eos=False)
-    scores = (cum[:, None] + block).ravel()
+    cum = np.array([beams[r].logprob for r in range(lo, hi)])
+    rows, tokens, scores = top_candidates(block, cum, 2 * width)
     survivors = []
-    for rank, flat in enumerate(top_candidates(scores, 2 * width).tolist()):
-        r, token = divmod(flat, vocab)
+    for rank, (r, token, score) in enumerate(zip(rows.tolist(), tokens.tolist(), scores.tolist())):
         if token == EOS_ID:
             if rank < width:
-                finish(beams[lo + r], float(scores[flat]), eos=True)
+                finish(beams[lo + r], score, eos=True)
             continue
-        survivors.append((lo + r, token, float(scores[flat])))
+        survivors.append((lo + r, token, score))
         if len(survivors) == width:
             break
     return survivors

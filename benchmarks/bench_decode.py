@@ -1,0 +1,181 @@
+"""Decoding speed: ms per generated word, wordlm's decoder against the tutorial's loop, one run.
+
+Model: a 2x200 LSTM `sequence` model (embedding 200) over a 10,000-token vocabulary, random
+weights (speed does not depend on what the weights learned). Every configuration generates the
+same number of words from the same 5-word prompts (`min_words` = `max_words`, so `</s>` never cuts
+a line short), and reports the median over repeats of (wall time / words generated), prompt
+reading included. Configurations:
+
+- `tutorial`: the tutorial's loop on the same Keras model: each word, re-read the whole prefix
+  (pre-padded to a fixed length), one `model.predict`, argmax.
+- `greedy`, `sample` (plain, and with top-k 50 + top-p 0.9), `beam` 1, 4, 8: `wordlm.decoding`
+  (carried LSTM state, one compiled step per generated word for all beams).
+- `greedy_long_prompt`: greedy after a 200-word prompt (the step cost must not grow with the prefix).
+- `greedy_batch64`: 64 prompts side by side; ms per generated word per prompt.
+
+Also printed: the model's FLOPs per token and the FLOP rate a plain float32 matmul reaches in this
+process, so a step's cost can be read against the machine. Ratios are computed from the medians
+of this same run. One JSON object per line on stdout.
+
+    .venv/bin/python benchmarks/bench_decode.py [--words 20] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+
+def build_lm(vocab_size: int, units: int, layers: int, seed: int = 0):
+    import keras
+
+    from wordlm.framings import SequenceFraming
+    from wordlm.lm import LanguageModel
+    from wordlm.model import ModelSize, build_model
+    from wordlm.text import Tokenizer
+    from wordlm.vocab import Vocabulary
+
+    keras.utils.set_random_seed(seed)
+    vocab = Vocabulary([f"w{i}" for i in range(vocab_size - 4)])
+    size = ModelSize(embedding_dim=units, units=units, layers=layers, dropout=0.0)
+    framing = SequenceFraming(boundaries=True)
+    network = build_model(len(vocab), framing.input_length, framing.recurrent, size)
+    return LanguageModel(Tokenizer("whitespace", lower=False), vocab, framing, size, network)
+
+
+def tutorial_loop(lm, prompt: str, words: int) -> list[int]:
+    """The tutorial's generate_seq: re-read the padded prefix, one model.predict per word, argmax."""
+    ids = lm.history(prompt)
+    length = len(ids) + words
+    for _ in range(words):
+        x = np.zeros((1, length), dtype=np.int32)
+        x[0, length - len(ids):] = ids  # pre-padding, as pad_sequences(..., padding="pre")
+        logits = lm.keras_model.predict(x, verbose=0)[0, -1]
+        logits[[0, 1, 2, 3]] = -np.inf  # <pad> <unk> <s> and </s>: the same words as the decoder may pick
+        ids.append(int(np.argmax(logits)))
+    return ids
+
+
+def read_state(lm, prompt: str) -> np.ndarray:
+    from wordlm.decoding.state import read_histories
+
+    return read_histories(lm, [lm.history(prompt)])[1]
+
+
+def timed(fn, repeats: int) -> list[float]:
+    fn()  # warm-up: tracing and compilation are not decoding
+    out = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def matmul_gflops(n: int = 1024, repeats: int = 20) -> float:
+    import tensorflow as tf
+
+    a = tf.random.normal([n, n])
+    b = tf.random.normal([n, n])
+    f = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
+    f()
+    times = timed(lambda: f().numpy(), repeats)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--words", type=int, default=20, help="words generated per prompt")
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--tutorial-repeats", type=int, default=5)
+    parser.add_argument("--vocab", type=int, default=10_000)
+    parser.add_argument("--units", type=int, default=200)
+    parser.add_argument("--layers", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    import tensorflow as tf
+
+    from wordlm.decoding import generate, generate_batch
+
+    lm = build_lm(args.vocab, args.units, args.layers)
+    rng = np.random.default_rng(0)
+    words = lm.vocab.id_to_token[4:]
+    prompt = " ".join(rng.choice(words, size=5))
+    long_prompt = " ".join(rng.choice(words, size=200))
+    batch = [" ".join(rng.choice(words, size=5)) for _ in range(64)]
+    w = args.words
+    common = dict(max_words=w, min_words=w)
+
+    print(json.dumps({
+        "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+        "load_avg_1min": round(os.getloadavg()[0], 2), "python": platform.python_version(),
+        "tensorflow": tf.__version__, "keras": __import__("keras").__version__, "numpy": np.__version__,
+        "date": time.strftime("%Y-%m-%d"), "vocab": lm.vocab_size, "size": lm.size.to_config(),
+        "parameters": lm.num_parameters, "flops_per_token": lm.flops_per_token,
+        "matmul_gflops": round(matmul_gflops(), 1), "words_per_prompt": w,
+    }), flush=True)
+
+    state = read_state(lm, prompt)
+    state8, ids8 = np.repeat(state, 8, axis=0), np.full(8, 7, dtype=np.int32)
+    tutorial_words = []
+    # name -> (function, words generated per call, extra fields)
+    configs = {
+        "tutorial": (lambda: tutorial_words.append(tutorial_loop(lm, prompt, w)), w, {}),
+        "greedy": (lambda: generate(lm, prompt, strategy="greedy", **common), w, {}),
+        "sample": (lambda: generate(lm, prompt, strategy="sample", seed=0, **common), w, {}),
+        "sample_topk50_topp0.9": (lambda: generate(lm, prompt, strategy="sample", seed=0, top_k=50, top_p=0.9,
+                                                   **common), w, {}),
+        "beam1": (lambda: generate(lm, prompt, strategy="beam", beam_size=1, **common), w, {}),
+        "beam4": (lambda: generate(lm, prompt, strategy="beam", beam_size=4, **common), w, {}),
+        "beam8": (lambda: generate(lm, prompt, strategy="beam", beam_size=8, **common), w, {}),
+        "greedy_long_prompt": (lambda: generate(lm, long_prompt, strategy="greedy", **common), w,
+                               {"prompt_words": 200}),
+        "greedy_batch64": (lambda: generate_batch(lm, batch, strategy="greedy", **common), w * len(batch),
+                           {"note": "per word per prompt, 64 prompts side by side"}),
+        "lm.step_1_row": (lambda: lm.step(state, [7]), 1, {"note": "the model call alone, per call"}),
+        "lm.step_8_rows": (lambda: lm.step(state8, ids8), 1, {"note": "the model call alone, per call"}),
+    }
+    # Interleaved: every repeat runs each configuration once, so machine load hits all alike.
+    times = {name: [] for name in configs}
+    for fn, _, _ in configs.values():
+        fn()  # warm-up: tracing and compilation are not decoding
+    for r in range(args.repeats):
+        for name, (fn, _, _) in configs.items():
+            if name == "tutorial" and r >= args.tutorial_repeats:
+                continue
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    medians = {}
+    for name, (_, per, extra) in configs.items():
+        medians[name] = statistics.median(times[name]) / per * 1e3
+        print(json.dumps({"config": name, "ms_per_word": round(medians[name], 3), "repeats": len(times[name]),
+                          "min_ms_per_word": round(min(times[name]) / per * 1e3, 3), **extra}), flush=True)
+    decoded = lm.history(prompt) + lm.vocab.encode(generate(lm, prompt, **common)[0].tokens)
+    print(json.dumps({"check": "greedy generates the tutorial loop's words",
+                      "same": all(t == decoded for t in tutorial_words)}))
+
+    greedy = medians["greedy"]
+    print(json.dumps({"ratio": "tutorial / greedy", "value": round(medians["tutorial"] / greedy, 1), "target": ">= 100"}))
+    print(json.dumps({"ratio": "beam8 / greedy", "value": round(medians["beam8"] / greedy, 2), "target": "<= 3"}))
+    print(json.dumps({"ratio": "beam4 / greedy", "value": round(medians["beam4"] / greedy, 2)}))
+    print(json.dumps({"ratio": "lm.step_8_rows / lm.step_1_row", "value": round(medians["lm.step_8_rows"]
+                                                                                / medians["lm.step_1_row"], 2)}))
+    print(json.dumps({"ratio": "greedy_long_prompt / greedy (per generated word; prompt reading included)",
+                      "value": round(medians["greedy_long_prompt"] / greedy, 2)}))
+    print(json.dumps({"ratio": "greedy / greedy_batch64 (throughput gain of batching prompts)",
+                      "value": round(greedy / medians["greedy_batch64"], 1)}))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
