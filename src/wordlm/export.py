@@ -2,7 +2,7 @@
 
 Job: `export(lm, out_dir)` writes a SavedModel that needs neither wordlm nor Keras to run. The
 tokenizer (string ops), the vocabulary (a `tf.lookup.StaticHashTable`, unknown → `<unk>`), the
-framing's contexts and the LSTM network (plain variables and a `tf.scan` over time) are all in
+framing's contexts and the LSTM network (plain variables and a `tf.while_loop` over time) are all in
 the graph, so a client sends text and gets numbers back.
 
 Signatures (batched over the first dimension B):
@@ -108,26 +108,43 @@ def graph_tokenizer(tokenizer):
 
 
 # -- the network, in the graph -----------------------------------------------------------------
-def _lstm(x, mask, kernel, recurrent, bias, units):
-    """Keras's LSTM (gates i, f, c, o; sigmoid and tanh) over <float>[N, T, D] from a zero state.
+def _lstm_stack(ids, embedding, layers, units, every_step):
+    """Keras's stacked LSTM (gates i, f, c, o; sigmoid, tanh) over <int32>[N, T] ids from a zero state.
 
-    Masked steps (`<pad>`) carry the state unchanged, as Keras masking does. Returns
-    <float>[N, T, units]: the output after each step (the carried one at masked steps).
+    One loop over time runs every layer at each step, so memory holds the states, not a [N, T, 4·units]
+    gate tensor per layer. `<pad>` steps carry every layer's state unchanged, as Keras masking does
+    (left padding is therefore skipped, and after post-padding the final state is the last token's).
+    Returns the top layer's output at every step <float>[N, T, units] when `every_step`, else the
+    final one <float>[N, units].
     """
-    zero = tf.zeros([tf.shape(x)[0], units])
-    z_in = tf.einsum("ntd,dg->ntg", x, kernel) + bias
+    n, steps = tf.shape(ids)[0], tf.shape(ids)[1]
+    ids_by_time = tf.transpose(ids)
+    zero = tf.zeros([n, units])
+    state = tuple((zero, zero) for _ in layers)
+    outputs = tf.TensorArray(tf.float32, size=steps if every_step else 0, element_shape=tf.TensorShape([None, units]))
 
-    def step(carry, inputs):
-        h, c = carry
-        z_t, m_t = inputs
-        i, f, g, o = tf.split(z_t + tf.matmul(h, recurrent), 4, axis=1)
-        c2 = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
-        h2 = tf.sigmoid(o) * tf.tanh(c2)
-        m = m_t[:, None]
-        return tf.where(m, h2, h), tf.where(m, c2, c)
+    def body(t, state, outputs):
+        x = tf.gather(embedding, ids_by_time[t])
+        keep = tf.not_equal(ids_by_time[t], PAD_ID)[:, None]
+        new = []
+        for (kernel, recurrent, bias), (h, c) in zip(layers, state):
+            z = tf.matmul(x, kernel)
+            z += tf.matmul(h, recurrent)
+            z += bias
+            i, f, g, o = tf.split(z, 4, axis=1)
+            c2 = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+            h2 = tf.sigmoid(o) * tf.tanh(c2)
+            h2, c2 = tf.where(keep, h2, h), tf.where(keep, c2, c)
+            new.append((h2, c2))
+            x = h2
+        if every_step:
+            outputs = outputs.write(t, x)
+        return t + 1, tuple(new), outputs
 
-    hs, _ = tf.scan(step, (tf.transpose(z_in, [1, 0, 2]), tf.transpose(mask)), initializer=(zero, zero))
-    return tf.transpose(hs, [1, 0, 2])
+    _, state, outputs = tf.while_loop(lambda t, *_: t < steps, body, (tf.constant(0), state, outputs))
+    if every_step:
+        return tf.transpose(outputs.stack(), [1, 0, 2])
+    return state[-1][0]
 
 
 def _weights(lm: LanguageModel) -> dict:
@@ -184,23 +201,17 @@ def build_module(lm: LanguageModel, top: int = DEFAULT_TOP) -> tf.Module:
             dense = tf.reverse_sequence(dense, lengths, seq_axis=1, batch_axis=0)
         return dense, lengths, oovs
 
-    def features(x):
-        """<int32>[N, T] ids → <float>[N, T, units], `<pad>` steps masked."""
-        mask = tf.not_equal(x, PAD_ID)
-        h = tf.gather(module.embedding, x)
-        for kernel, rec, bias in module.lstm:
-            h = _lstm(h, mask, kernel, rec, bias, units)
-        return h
+    def run(ids, every_step):
+        return _lstm_stack(ids, module.embedding, module.lstm, units, every_step)
 
     def log_softmax(h):
-        logits = tf.einsum("...u,uv->...v", h, module.dense[0]) + module.dense[1]
+        """<float>[N, units] top-layer outputs → <float>[N, vocab] next-token log-probabilities."""
+        logits = tf.matmul(h, module.dense[0]) + module.dense[1]
         return tf.nn.log_softmax(logits + tf.constant(mask_bias), axis=-1)
 
-    def window_contexts(history, ends):
-        """<int32>[B, P, L]: for each end e of `ends` <int32>[P] or [B, P], history[e-L:e] left-padded."""
-        idx = ends[..., None] - length + tf.range(length)
-        if len(idx.shape) == 2:  # the same ends for every row
-            idx = tf.broadcast_to(idx[None], [tf.shape(history)[0], tf.shape(idx)[0], length])
+    def contexts(history, ends):
+        """<int32>[N, L]: row r is history[r][e-L:e] for e = ends[r], left-padded with `<pad>`."""
+        idx = ends[:, None] - length + tf.range(length)[None]
         ctx = tf.gather(history, tf.maximum(idx, 0), batch_dims=1)
         return tf.where(idx >= 0, ctx, PAD_ID)
 
@@ -215,18 +226,17 @@ def build_module(lm: LanguageModel, top: int = DEFAULT_TOP) -> tf.Module:
         else:
             stream, stream_len = ids, lengths
         stream = tf.concat([stream, tf.fill([batch, 1], PAD_ID)], axis=1)  # width ≥ 2
-        if recurrent:  # one forward pass: output j predicts stream[j + 1]
-            lp = log_softmax(features(stream[:, :-1]))
-            targets, target_pos = stream[:, 1:], tf.range(1, tf.shape(stream)[1])
-        else:  # one row per (line, position t): the context ending before t predicts stream[t]
-            width = tf.shape(stream)[1]
-            ctx = window_contexts(stream, tf.range(width))
-            h = features(tf.reshape(ctx, [-1, length]))[:, -1]
-            lp = tf.reshape(log_softmax(h), [batch, width, vocab_size])
-            targets, target_pos = stream, tf.range(width)
-        token_lp = tf.gather(lp, targets, axis=2, batch_dims=2)
-        valid = (target_pos[None] >= first) & (target_pos[None] < stream_len[:, None])
-        logprob = tf.reduce_sum(tf.where(valid, tf.cast(token_lp, tf.float64), 0.0), axis=1)
+        # The scored positions t of each stream (first ≤ t < length), as (row, t) pairs: only these
+        # go through the softmax layer, whatever the padding of the batch.
+        positions = tf.range(tf.shape(stream)[1])[None]
+        scored = tf.where((positions >= first) & (positions < stream_len[:, None]))
+        rows, t = tf.cast(scored[:, 0], tf.int32), tf.cast(scored[:, 1], tf.int32)
+        if recurrent:  # one forward pass over the batch: the output after stream[t - 1] predicts stream[t]
+            h = tf.gather_nd(run(stream[:, :-1], every_step=True), tf.stack([rows, t - 1], axis=1))
+        else:  # one fixed-length context per scored position
+            h = run(contexts(tf.gather(stream, rows), t), every_step=False)
+        token_lp = tf.gather(log_softmax(h), tf.gather_nd(stream, scored), batch_dims=1)
+        logprob = tf.math.unsorted_segment_sum(tf.cast(token_lp, tf.float64), rows, batch)
         tokens = tf.cast(lengths, tf.int64)
         if char_model:
             words = tf.strings.split(tf.strings.regex_replace(sentences, _char_class(WHITESPACE), " ")).row_lengths()
@@ -246,11 +256,11 @@ def build_module(lm: LanguageModel, top: int = DEFAULT_TOP) -> tf.Module:
                 history_len, message="empty prompt: a model without boundaries needs at least one word to predict from"
             )
             with tf.control_dependencies([check]):
-                history_len = tf.identity(history_len)
-        if recurrent:
-            h = tf.gather(features(history), tf.maximum(history_len - 1, 0), axis=1, batch_dims=1)
+                history = tf.identity(history)
+        if recurrent:  # post-padded: the final state is the one after the last token
+            h = run(history, every_step=False)
         else:
-            h = features(window_contexts(history, history_len[:, None])[:, 0])[:, -1]
+            h = run(contexts(history, history_len), every_step=False)
         values, indices = tf.math.top_k(log_softmax(h), k=k)
         return {"words": tf.gather(tf.constant(id_to_token, dtype=tf.string), indices), "logprobs": values}
 
