@@ -57,7 +57,13 @@ DEFAULT_BEAM = 4
 @handle_errors
 def generate(model, prompt_texts, prompts_file, strategy, max_words, min_words, num, beam_size, temperature, top_k,
              top_p, length_norm, length_penalty, no_repeat_ngram, forbid, allow_unk, seed, batch_size, as_json):
-    """Continue prompts with MODEL: greedy, sampling (temperature, top-k, top-p) or beam search."""
+    """Continue prompts with MODEL: greedy, sampling (temperature, top-k, top-p) or beam search.
+
+    Prints one line per hypothesis, TEXT<TAB>LOGPROB<TAB>SCORE, one block per prompt (blocks
+    separated by a blank line). LOGPROB is the model's natural-log probability of the
+    continuation given the prompt, </s> included when generated; SCORE is what the search ranked
+    by (LOGPROB normalised by --length-norm).
+    """
     from wordlm.decoding import DecodeOptions, generate_batch
     from wordlm.errors import InputError, where
     from wordlm.text import read_lines
