@@ -52,3 +52,70 @@ def test_char_tokenizer_round_trip(text):
     tok = Tokenizer("char", lower=False)
     line = text.replace("\r", "").replace("\n", "")
     assert tok.detokenize(tok.tokenize(line)) == line
+
+
+# -- n-best readers, WER, perplexity summaries ----------------------------------------------------
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=6),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(
+        st.sampled_from(["utt_id", "id", "hyps", "text", "score", "ref", "input", "output", "am_score", "hyp_1", "x"]),
+        children, max_size=5),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values, st.sampled_from(["auto", "jsonl", "hyporadise", "mlm", "tsv"]), st.booleans())
+def test_nbest_readers_never_crash_on_arbitrary_json(tmp_path_factory, value, fmt, as_lines):
+    import json
+
+    from wordlm.errors import WordlmError
+    from wordlm.nbest import read_nbest
+
+    path = tmp_path_factory.mktemp("nb") / "in.json"
+    if as_lines and isinstance(value, list):
+        path.write_text("\n".join(json.dumps(v) for v in value) + "\n")
+    else:
+        path.write_text(json.dumps(value))
+    try:
+        utterances = list(read_nbest(path, fmt))
+    except WordlmError as e:
+        assert "\n" not in str(e)
+        return
+    for u in utterances:
+        assert u.hyps, "a parsed utterance always has hypotheses"
+
+
+sentences = st.lists(st.sampled_from(["a", "b", "c", "d"]), max_size=8).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(sentences, sentences)
+def test_wer_is_a_metric(a, b):
+    from wordlm.wer import count_errors
+
+    ab = count_errors([a], [b])[0]
+    ba = count_errors([b], [a])[0]
+    assert (ab.errors == 0) == (a.split() == b.split())
+    assert ab.errors == ba.errors  # edit distance is symmetric
+    assert ab.errors <= max(len(a.split()), len(b.split()))
+    # (S/D/I splits may differ between equally short alignments; only the count is symmetric.)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["jack", "jill", "hill", "zebra"]), max_size=6).map(" ".join), max_size=12),
+       st.integers(0, 12))
+def test_perplexity_summaries_merge(lines, cut):
+    from stubs import TableLM
+
+    from wordlm.scoring import Options, Summary, score_sentences
+
+    lm = TableLM(["jack", "jill", "hill"])
+    options = Options()
+    whole, first, second = Summary(options=options), Summary(options=options), Summary(options=options)
+    scores = score_sentences(lm, lines, options)
+    for i, s in enumerate(scores):
+        whole.add(s)
+        (first if i < cut else second).add(s)
+    first.merge(second)
+    assert first.to_json() == whole.to_json()
