@@ -12,10 +12,13 @@ import numpy as np
 import pytest
 
 from wordlm.decoding import DecodeOptions, UnknownWordWarning, generate, generate_batch, length_normalised
-from wordlm.decoding.beam import top_candidates
+from wordlm.decoding.beam import beam_search, merge_candidates, row_top
 from wordlm.decoding.constraints import repeated_ngram_tokens
 from wordlm.decoding.sampling import draw, shape
-from wordlm.decoding.state import Stepper, read_histories
+from wordlm.decoding.compiled import greedy_applies, read_histories
+from wordlm.decoding.hypothesis import prepare_prompts
+from wordlm.decoding.search import decode_rows
+from wordlm.decoding.state import Stepper
 from wordlm.errors import InputError
 from wordlm.vocab import EOS_ID, UNK_ID
 
@@ -358,16 +361,20 @@ def test_length_normalisation_formulas():
     assert length_normalised(0.0, 0, "avg") == 0.0
 
 
-def test_top_candidates_is_an_exact_sort_with_ties_by_row_then_token():
+def test_row_top_then_merge_is_an_exact_sort_with_ties_by_row_then_token():
     rng = np.random.default_rng(0)
-    for trial in range(50):
+    for trial in range(100):
         vocab, beams, n = int(rng.integers(3, 12)), int(rng.integers(1, 5)), int(rng.integers(1, 10))
         block = rng.choice([-1.0, -2.0, -0.5, -np.inf, -3.25], size=(beams, vocab)).astype(np.float32)  # many ties
         cum = rng.choice([0.0, -1.0, -0.5], size=beams)
-        rows, tokens, scores = top_candidates(block, cum, n)
+        values, tokens = row_top(block, n)
+        for r in range(beams):  # each row: its best tokens, ties by lower id, as tf.math.top_k
+            want = sorted(range(vocab), key=lambda t: (-block[r, t], t))[:n]
+            assert tokens[r][np.isfinite(values[r])].tolist() == [t for t in want if np.isfinite(block[r, t])]
+        rows, toks, scores = merge_candidates(values, tokens, cum, n)
         every = sorted((-(cum[r] + float(block[r, t])), r, t) for r in range(beams) for t in range(vocab)
                        if np.isfinite(block[r, t]))[:n]
-        assert list(zip(rows.tolist(), tokens.tolist())) == [(r, t) for _, r, t in every]
+        assert list(zip(rows.tolist(), toks.tolist())) == [(r, t) for _, r, t in every]
         np.testing.assert_array_equal(scores, [-s for s, _, _ in every])
 
 
@@ -441,19 +448,41 @@ def test_the_compiled_prompt_reader_equals_lm_start(framing):
     np.testing.assert_allclose(np.nan_to_num(fast_lp, neginf=-99), np.nan_to_num(slow_lp, neginf=-99), atol=1e-6)
 
 
-def test_carried_state_and_rereading_give_the_same_beam():
-    lm = trained()
-    import wordlm.decoding.beam as beam_module
+@pytest.mark.parametrize("framing,kw", [("sequence", {}), ("line", {}), ("char", {}), ("line", {"boundaries": False}),
+                                        ("sequence", {"boundaries": False})])
+@pytest.mark.parametrize("opts", [{}, {"min_words": 4, "forbid": ("and", "jill")}, {"max_words": 2},
+                                  {"length_norm": "avg", "allow_unk": True}])
+def test_the_compiled_greedy_loop_equals_the_stepwise_search(framing, kw, opts):
+    lm = trained(framing, **kw)
+    texts = ["jack", "to fetch a pail of", "jill came", "jack zebra"] if framing != "char" else ["ja", "to fe", "j"]
+    if lm.boundaries:
+        texts.append("")
+    options = DecodeOptions(**{"max_words": 9, **opts}).validate()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnknownWordWarning)
+        prompts = prepare_prompts(lm, texts, options.max_words)
+    fast = decode_rows(lm, prompts, options)
+    slow = decode_rows(lm, prompts, options, compiled=False)
+    for a, b in zip(fast, slow):
+        assert [(h.text, h.eos) for h in a] == [(h.text, h.eos) for h in b]
+        assert a[0].logprob == pytest.approx(b[0].logprob, abs=1e-5)
+        assert a[0].score == pytest.approx(b[0].score, abs=1e-5)
+    applies = greedy_applies(lm, prompts, options)
+    assert applies == (framing != "line" or not lm.boundaries or options.max_words == 2)  # 9 words outgrow the line
 
-    fast = generate(lm, "jack", strategy="beam", beam_size=6, num=6, max_words=8)
-    original = beam_module.Stepper
-    beam_module.Stepper = lambda lm_, histories: original(lm_, histories, carry_state=False)
-    try:
-        slow = generate(lm, "jack", strategy="beam", beam_size=6, num=6, max_words=8)
-    finally:
-        beam_module.Stepper = original
-    assert [h.text for h in fast] == [h.text for h in slow]
-    np.testing.assert_allclose([h.logprob for h in fast], [h.logprob for h in slow], atol=1e-5)
+
+@pytest.mark.parametrize("framing,kw", [("sequence", {}), ("char", {}), ("line", {"boundaries": False})])
+@pytest.mark.parametrize("opts", [{}, {"min_words": 3, "forbid": ("and",), "length_norm": "gnmt"}])
+def test_compiled_numpy_and_rereading_beam_sources_give_the_same_hypotheses(framing, kw, opts):
+    lm = trained(framing, **kw)
+    texts = ["jack", "to fetch", "jill came tumbling"] if framing != "char" else ["ja", "to f"]
+    options = DecodeOptions(strategy="beam", beam_size=6, num=6, max_words=6, **opts).validate()
+    prompts = prepare_prompts(lm, texts, options.max_words)
+    runs = [beam_search(lm, prompts, options, source) for source in ("auto", "numpy", "reread")]
+    for a, b, c in zip(*runs):
+        assert [h.text for h in a] == [h.text for h in b] == [h.text for h in c]
+        np.testing.assert_allclose([h.logprob for h in a], [h.logprob for h in c], atol=1e-5)
+        np.testing.assert_allclose([h.logprob for h in b], [h.logprob for h in c], atol=1e-5)
 
 
 def test_one_model_call_per_step_for_all_beams_and_prompts():

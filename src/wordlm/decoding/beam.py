@@ -1,11 +1,14 @@
 """Beam search: the `num` best continuations of each prompt, keeping `beam_size` live hypotheses.
 
 Job: the n-best search. All live beams of all prompts go through the model in one batched call
-per step (`Stepper`: carried LSTM state for recurrent framings). Each step, for each prompt:
+per step. Each step, for each prompt:
   1. every live beam b and allowed token t (masks from `Constraints`) is a candidate scored
      logprob(b) + ln p(t | b) (natural log, the model's own numbers);
   2. candidates are ranked by that score, ties by (beam rank, token id), lower first; only the
-     best 2·beam_size are looked at;
+     best 2·beam_size are looked at. Each beam first offers its own 2·beam_size best tokens
+     (a *source* of candidates: `compiled.BeamSource` for LSTM models, whose state never leaves
+     TensorFlow, else `NumpySource` over `state.Stepper`); the prompt's best 2·beam_size are
+     among them, since adding a beam's logprob keeps the order of its tokens;
   3. a `</s>` candidate ranked within the first beam_size is a finished hypothesis; the first
      beam_size other candidates become the next live beams (so a finished line never costs a slot);
   4. live beams that reach the prompt's word budget finish there, without `</s>`; a beam with
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from wordlm.decoding.compiled import BeamSource, state_applies
 from wordlm.decoding.constraints import Constraints
 from wordlm.decoding.hypothesis import Hypothesis, Prompt, make_hypothesis
 from wordlm.decoding.options import DecodeOptions, length_normalised
@@ -49,31 +53,66 @@ class _Finished:
     eos: bool
 
 
-def top_candidates(block: np.ndarray, cum: np.ndarray, n: int):
-    """The n best candidates of a prompt's live beams: (rows, tokens, scores), best first.
-
-    `block` <float32>[beams, vocab]: masked next-token log-probs (-inf = not allowed); `cum`
-    <float64>[beams]: the beams' log-probs. A candidate's score is cum[row] + block[row, token]
-    (float64); ties go to the lower (row, token). Each row is first cut to its own n best, ties at
-    the cut included, in float32 (the global n best are among them; a row's order does not change
-    when its cum is added), so the exact ranking only sorts a few candidates.
-    """
-    vocab = block.shape[1]
-    if n < vocab:
+def row_top(block: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's n best entries of <float>[rows, vocab]: (values, tokens) <[rows, n]>, best first,
+    ties by lower token (as `tf.math.top_k`); rows with fewer finite entries are padded with -inf."""
+    rows_n, vocab = block.shape
+    n = min(n, vocab)
+    if n < vocab:  # cut each row to its n best, ties at the cut included, then sort exactly
         part = np.argpartition(-block, n - 1, axis=1)[:, :n]
         cut = np.take_along_axis(block, part, axis=1).min(axis=1)
-        rows, tokens = np.nonzero((block >= cut[:, None]) & np.isfinite(block))
+        rows, tokens = np.nonzero(block >= cut[:, None])
     else:
-        rows, tokens = np.nonzero(np.isfinite(block))
-    scores = cum[rows] + block[rows, tokens].astype(np.float64)
+        rows, tokens = np.nonzero(np.ones_like(block, dtype=bool))
+    values = block[rows, tokens]
+    order = np.lexsort((tokens, -values, rows))
+    rows, tokens, values = rows[order], tokens[order], values[order]
+    rank = np.arange(len(rows)) - np.searchsorted(rows, rows)  # position within its row
+    keep = rank < n
+    out_values = np.full((rows_n, n), -np.inf, dtype=block.dtype)
+    out_tokens = np.zeros((rows_n, n), dtype=np.int64)
+    out_values[rows[keep], rank[keep]] = values[keep]
+    out_tokens[rows[keep], rank[keep]] = tokens[keep]
+    return out_values, out_tokens
+
+
+def merge_candidates(values: np.ndarray, tokens: np.ndarray, cum: np.ndarray, n: int):
+    """The n best (row, token, score) of a prompt's beams, best first, score = cum[row] + value
+    (float64), ties by (row, token); from each row's best tokens (`row_top`'s layout)."""
+    scores = (cum[:, None] + values.astype(np.float64)).ravel()
+    rows = np.repeat(np.arange(values.shape[0]), values.shape[1])
+    tokens = tokens.ravel()
+    finite = np.isfinite(scores)
+    rows, tokens, scores = rows[finite], tokens[finite], scores[finite]
     order = np.lexsort((tokens, rows, -scores))[:n]
     return rows[order], tokens[order], scores[order]
 
 
-def beam_search(lm, prompts: list[Prompt], options: DecodeOptions) -> list[list[Hypothesis]]:
-    """The `options.num` best hypotheses per prompt, sorted by score (ties: by token ids)."""
+class NumpySource:
+    """Candidates from `Stepper` log-probabilities masked by `Constraints` (every framing, every mask)."""
+
+    def __init__(self, lm, options: DecodeOptions, histories, n: int, carry_state: bool = True):
+        self.stepper = Stepper(lm, histories, carry_state=carry_state)
+        self.constraints = Constraints(lm, options)
+        self.n = n
+        self._top(0)
+
+    def _top(self, words: int) -> None:
+        masked = self.constraints.apply(self.stepper.logprobs, self.stepper.histories, words)
+        self.values, self.tokens = row_top(masked, self.n)
+
+    def advance(self, parents, ids, words: int) -> None:
+        self.stepper.advance(parents, ids)
+        self._top(words)
+
+
+def beam_search(lm, prompts: list[Prompt], options: DecodeOptions, source: str = "auto") -> list[list[Hypothesis]]:
+    """The `options.num` best hypotheses per prompt, sorted by score (ties: by token ids).
+
+    `source`: "auto" (compiled for LSTM models where exact, else numpy), "numpy", or "reread"
+    (numpy without carried state); all give the same hypotheses (a test checks).
+    """
     width, num = options.beam_size, options.num
-    constraints = Constraints(lm, options)
     finished: list[list[_Finished]] = [[] for _ in prompts]
 
     def norm(logprob: float, length: int) -> float:
@@ -89,10 +128,15 @@ def beam_search(lm, prompts: list[Prompt], options: DecodeOptions) -> list[list[
             beams.append(_Beam(p, [], 0.0))
         else:
             finish(_Beam(p, [], 0.0), 0.0, eos=False)
-    stepper = Stepper(lm, [prompts[b.prompt].history for b in beams])
+    if not beams:
+        return _results(lm, prompts, finished, num)
+    histories = [prompts[b.prompt].history for b in beams]
+    if source == "auto" and state_applies(lm, prompts, options):
+        cands = BeamSource(lm, options, histories, 2 * width)
+    else:
+        cands = NumpySource(lm, options, histories, 2 * width, carry_state=source != "reread")
     words = 0
     while beams:
-        masked = constraints.apply(stepper.logprobs, stepper.histories, words)
         next_beams, parents = [], []
         lo = 0
         while lo < len(beams):  # the beams of one prompt are contiguous, best first
@@ -100,7 +144,7 @@ def beam_search(lm, prompts: list[Prompt], options: DecodeOptions) -> list[list[
             hi = lo
             while hi < len(beams) and beams[hi].prompt == p:
                 hi += 1
-            survivors = _step_prompt(beams, lo, hi, masked, width, finish)
+            survivors = _step_prompt(beams, lo, hi, cands, width, finish)
             budget = prompts[p].max_words
             alive = []
             for row, token, logprob in survivors:
@@ -120,7 +164,11 @@ def beam_search(lm, prompts: list[Prompt], options: DecodeOptions) -> list[list[
         beams = next_beams
         words += 1
         if beams:
-            stepper.advance(parents, [b.ids[-1] for b in beams])
+            cands.advance(parents, [b.ids[-1] for b in beams], words)
+    return _results(lm, prompts, finished, num)
+
+
+def _results(lm, prompts, finished, num):
     results = []
     for p, prompt in enumerate(prompts):
         best = sorted(finished[p], key=lambda f: (-f.score, f.ids))[:num]
@@ -128,14 +176,14 @@ def beam_search(lm, prompts: list[Prompt], options: DecodeOptions) -> list[list[
     return results
 
 
-def _step_prompt(beams, lo, hi, masked, width, finish):
+def _step_prompt(beams, lo, hi, cands, width, finish):
     """One prompt's step over its live beams lo..hi-1: record finished lines (via `finish`) and
     return the next live beams as (parent row, token, logprob), best first."""
-    block = masked[lo:hi]
-    for r in np.flatnonzero(~np.isfinite(block.max(axis=1))):  # nothing allowed: ends as it is
+    values, tokens = cands.values[lo:hi], cands.tokens[lo:hi]
+    for r in np.flatnonzero(~np.isfinite(values[:, 0])):  # nothing allowed: ends as it is
         finish(beams[lo + r], beams[lo + r].logprob, eos=False)
     cum = np.array([beams[r].logprob for r in range(lo, hi)])
-    rows, tokens, scores = top_candidates(block, cum, 2 * width)
+    rows, tokens, scores = merge_candidates(values, tokens, cum, 2 * width)
     survivors = []
     for rank, (r, token, score) in enumerate(zip(rows.tolist(), tokens.tolist(), scores.tolist())):
         if token == EOS_ID:

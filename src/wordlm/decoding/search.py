@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from wordlm.decoding.compiled import greedy_applies, greedy_batch
 from wordlm.decoding.constraints import Constraints
 from wordlm.decoding.hypothesis import Hypothesis, Prompt, make_hypothesis
 from wordlm.decoding.options import DecodeOptions, length_normalised
@@ -38,8 +39,14 @@ def make_picker(options: DecodeOptions, num_prompts: int):
     return pick
 
 
-def decode_rows(lm, prompts: list[Prompt], options: DecodeOptions) -> list[list[Hypothesis]]:
-    """Greedy or sampled continuations: `options.num` per prompt, in the order drawn."""
+def decode_rows(lm, prompts: list[Prompt], options: DecodeOptions, compiled: bool = True) -> list[list[Hypothesis]]:
+    """Greedy or sampled continuations: `options.num` per prompt, in the order drawn.
+
+    Greedy decoding of an LSTM model runs as one compiled loop (`compiled.greedy_batch`, the same
+    result) unless `compiled` is False or the loop does not apply.
+    """
+    if compiled and greedy_applies(lm, prompts, options):
+        return greedy_batch(lm, prompts, options)
     num = options.num
     owner = [p for p in range(len(prompts)) for _ in range(num)]  # row -> prompt
     generated: list[list[int]] = [[] for _ in owner]
