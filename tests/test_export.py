@@ -130,7 +130,8 @@ def served(tmp_path_factory):
     proc = subprocess.run([sys.executable, str(root / "loader.py"), str(root / "spec.json")], cwd=root,
                           capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return {"results": json.loads(proc.stdout.strip().splitlines()[-1]), "lms": lms, "dirs": dirs, "cli": cli_result}
+    return {"results": json.loads(proc.stdout.strip().splitlines()[-1]), "lms": lms, "dirs": dirs, "cli": cli_result,
+            "model_dir": root / "model"}
 
 
 def test_cli_export_writes_a_savedmodel_atomically(served):
@@ -160,6 +161,31 @@ def test_score_equals_the_library(served, name):
     words = [len(t.split()) for t in SENTENCES] if name == "char" else got["score"]["tokens"]
     assert got["score"]["words"] == words
     assert any(got["score"]["oovs"]) and all(np.isfinite(got["score"]["logprob"]))
+
+
+def test_score_equals_wordlm_score(served, tmp_path):
+    """The served numbers are what `wordlm score --json` prints (logprob, words, oovs)."""
+    from wordlm.cli import cli
+
+    corpus = tmp_path / "sentences.txt"
+    corpus.write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["score", str(served["model_dir"]), str(corpus), "--json"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    got = served["results"]["seq"]["score"]
+    assert [x["text"] for x in lines] == SENTENCES
+    np.testing.assert_allclose(got["logprob"], [x["logprob"] for x in lines], atol=1e-5, rtol=0)
+    assert got["words"] == [x["words"] for x in lines] and got["oovs"] == [x["oovs"] for x in lines]
+
+
+@pytest.mark.parametrize("name", ["line", "window-nb", "char", "reverse-2layer-nb"])
+def test_score_equals_the_scoring_module(served, name):
+    from wordlm.scoring import score_sentences
+
+    expected = score_sentences(served["lms"][name], SENTENCES)
+    got = served["results"][name]["score"]
+    np.testing.assert_allclose(got["logprob"], [s.logprob for s in expected], atol=1e-5, rtol=0)
+    assert got["words"] == [s.words for s in expected] and got["oovs"] == [s.oovs for s in expected]
 
 
 def test_score_counts_end_of_sentence_and_not_start(served):
