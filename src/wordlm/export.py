@@ -27,16 +27,18 @@ batch. `word`/`window`/`line`: the framing's fixed-length, left-padded contexts 
 with `<pad>` steps skipped exactly as Keras's masking skips them. Reverse models reverse each line's
 tokens in the graph; a `next_words` prompt of a reverse model is the text that *follows* the word
 to predict, in normal order (as `wordlm next`). The tokenizer matches `text.Tokenizer` exactly,
-except that TensorFlow's ICU lower-cases ~40 letters added in Unicode 14 (Vithkuqi, a few Latin
-extensions) differently from Python 3.11; a test checks the rest over random text. `export`
-checks the saved graph against the library on probe sentences before it commits the directory.
+except that TensorFlow's ICU does not lower-case the 40 letters added in Unicode 14 (Vithkuqi, a
+few Latin extensions) that Python 3.11 does; tests check every other cased code point and random
+text. Numbers agree with the library to float32 rounding (~1e-6 per sentence). `export` checks
+the saved graph against the library on probe sentences before it commits the directory.
+Memory: a `score` request holds (scored tokens × vocabulary) float32 logits at once.
 
 Atomicity: the SavedModel is written to a hidden temporary folder next to `out_dir` (ignored by
 TensorFlow Serving, which only loads numbered version folders), checked, then renamed into place.
 
 Not here: the server (TensorFlow Serving, see docs/scaling.md), request batching, the scorer's
-other options (`--no-bos`, `--oov skip`, `--base`: derive them client-side from per-token scores
-with the library), sampling and beam search (`decoding/`).
+other conventions (`--base 10` is `logprob / ln 10` on the client; `--no-bos`, `--no-eos`,
+`--oov skip` and per-token scores need the library), sampling and beam search (`decoding/`).
 """
 
 from __future__ import annotations
