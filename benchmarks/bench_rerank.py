@@ -68,38 +68,59 @@ def speed(args) -> None:
     # 1. the full command path: score_nbest (trie scorer, cached, WER of every hypothesis) + report
     rr._FUSED.pop(lm, None)
     rr.sentence_logprobs(lm, streams[:10])  # compile outside the timing
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     cache = rr.LMCache(lm)
     report = rr.Report(1.0, 0.0)
     for s in rr.score_nbest(lm, utts, {"score": 1.0}, cache=cache):
         report.add(s)
-    rerank_s = time.perf_counter() - t
+    rerank_s, rerank_cpu = time.perf_counter() - t, time.process_time() - c
     trie_scores = np.array([cache.scores[x] for x in texts])
 
     # 2. LM scoring alone, trie
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     trie_only = rr.sentence_logprobs(lm, streams)
-    trie_s = time.perf_counter() - t
+    trie_s, trie_cpu = time.perf_counter() - t, time.process_time() - c
     nodes = _trie_nodes(streams)
 
     # 3. plain batched forward pass over every hypothesis
     lm.stream_logprobs(streams[:10])
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     plain = np.array([x.sum() for x in lm.stream_logprobs(streams, batch_size=args.batch_size)])
-    plain_s = time.perf_counter() - t
+    plain_s, plain_cpu = time.perf_counter() - t, time.process_time() - c
+
+    # 4. the command itself, end to end (start-up, model load, compile, read, score, WER, write)
+    import subprocess
+    import tempfile
+
+    from wordlm.saving import save
+
+    with tempfile.TemporaryDirectory() as tmp:
+        save(lm, Path(tmp) / "model")
+        cmd = [sys.executable, "-m", "wordlm", "rerank", str(Path(tmp) / "model"), str(path), "-o", str(Path(tmp) / "out.txt")]
+        t = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        command_s = time.perf_counter() - t
+        out_lines = len((Path(tmp) / "out.txt").read_text().splitlines()) if proc.returncode == 0 else 0
+    if args.utterances is None:
+        print(json.dumps({**common, "config": "wordlm rerank MODEL test_other.30best.jsonl.gz -o OUT (subprocess)",
+                          "seconds": round(command_s, 2), "exit": proc.returncode, "lines_out": out_lines,
+                          "stderr_tail": proc.stderr.strip().splitlines()[-3:]}), flush=True)
 
     diff = float(np.max(np.abs(plain - trie_scores)))
     flop = lm.flops_per_token
     print(json.dumps({**common, "config": "rerank (read + trie LM scores + WER of all hypotheses + report)",
                       "seconds": round(rerank_s + read_s, 2), "read_s": round(read_s, 2), "score_and_wer_s": round(rerank_s, 2),
+                      "cpu_s": round(rerank_cpu, 1),
                       "wer_after": report.to_json()["reranked"]["wer"]}), flush=True)
-    print(json.dumps({**common, "config": "LM scores, prefix trie", "seconds": round(trie_s, 2), "trie_nodes_stepped": nodes,
+    print(json.dumps({**common, "config": "LM scores, prefix trie", "seconds": round(trie_s, 2), "cpu_s": round(trie_cpu, 1),
+                      "trie_nodes_stepped": nodes,
                       "gflops": round(nodes * flop / trie_s / 1e9, 1), "max_abs_diff_vs_plain": diff,
                       "max_abs_diff_trie_runs": float(np.max(np.abs(trie_only - trie_scores)))}), flush=True)
     print(json.dumps({**common, "config": f"LM scores, plain batched forward pass (batch {args.batch_size})",
-                      "seconds": round(plain_s, 2), "gflops": round(tokens * flop / plain_s / 1e9, 1),
+                      "seconds": round(plain_s, 2), "cpu_s": round(plain_cpu, 1), "gflops": round(tokens * flop / plain_s / 1e9, 1),
                       "speedup_of_trie": round(plain_s / trie_s, 2)}), flush=True)
-    print(json.dumps({"config": "matmul [256,200]x[200,V] float32", "gflops": round(matmul_gflops, 1)}), flush=True)
+    print(json.dumps({"config": "matmul [256,200]x[200,V] float32", "gflops": round(matmul_gflops, 1),
+                      "load_average_1min": round(os.getloadavg()[0], 2), "cores": os.cpu_count()}), flush=True)
 
 
 def _trie_nodes(streams) -> int:

@@ -113,6 +113,8 @@ def test_tune_then_rerank_with_weights(runner, model_dir, nbest, tmp_path):
     errors = {(a, b): sum(s.counts[rr.choose(s.totals(a, b))].errors for s in scored)
               for a in saved["grid"]["lm_weights"] for b in saved["grid"]["word_bonuses"]}
     assert errors[(best["lm_weight"], best["word_bonus"])] == min(errors.values()) == best["tuned"]["errors"]
+    grid = saved["grid"]
+    assert [[errors[(a, b)] for b in grid["word_bonuses"]] for a in grid["lm_weights"]] == grid["errors"]
     rer = runner.invoke(cli, ["rerank", model_dir, nbest, "--weights", str(tuned), "--json"])
     assert rer.exit_code == 0, rer.output
     recs = [json.loads(line) for line in rer.stdout.splitlines()]

@@ -467,7 +467,8 @@ class TuneResult:
             "oracle_wer": self.oracle.to_json()["wer"], "tuned": self.tuned.to_json(),
             "first_pass": self.first_pass.to_json(), "oracle": self.oracle.to_json(), "utterances": self.utterances,
             "grid": {"lm_weights": [float(a) for a in self.lm_weights],
-                     "word_bonuses": [float(b) for b in self.word_bonuses]},
+                     "word_bonuses": [float(b) for b in self.word_bonuses],
+                     "errors": self.errors.tolist()},  # errors[i][j]: word errors at (lm_weights[i], word_bonuses[j])
         }
 
 
