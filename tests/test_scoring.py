@@ -225,6 +225,19 @@ def test_a_sentence_scores_the_same_alone_and_in_a_ragged_batch_of_1000(name):
     np.testing.assert_allclose(alone.logprobs, batched.logprobs, atol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["sequence", "sequence-2-layers", "char", "sequence-no-boundaries"])
+def test_packed_forward_passes_equal_lm_stream_logprobs(name):
+    lm = model(name)
+    rng = np.random.default_rng(3)
+    streams = [list(rng.integers(4, lm.vocab_size, size=n)) for n in rng.integers(0, 30, size=90)]
+    streams = [lm.framing.line(s) for s in streams]
+    want = lm.stream_logprobs(streams)
+    for max_batch in (1, 7, 128):
+        for a, b in zip(scoring.stream_scores(lm, streams, max_batch=max_batch), want):
+            assert a.shape == b.shape
+            np.testing.assert_allclose(a, b, atol=1e-5)
+
+
 @pytest.mark.parametrize("name", ["sequence", "sequence-2-layers", "char"])
 def test_long_lines_read_in_chunks_equal_one_forward_pass(name):
     lm = model(name)

@@ -261,25 +261,37 @@ def new_summary(lm, options: Options = Options()) -> Summary:
 # -- streams: the fast exact paths --------------------------------------------------------------
 def stream_scores(lm, streams: Sequence[Sequence[int]], max_logits: int = MAX_LOGITS,
                   max_batch: int = MAX_BATCH) -> list[np.ndarray]:
-    """`lm.stream_logprobs` with bounded memory: for recurrent framings, streams sorted by length go
-    through one forward pass per group of at most `max_batch` streams and `max_logits` logits; a
-    stream too long for one pass is read in chunks carrying the LSTM state (same numbers)."""
-    if not lm.framing.recurrent:
-        return lm.stream_logprobs(streams)  # fixed contexts: lm batches rows in bounded chunks
+    """`lm.stream_logprobs` (the same numbers), fast and in bounded memory.
+
+    Recurrent framings: streams sorted by length go through one forward pass per group of at most
+    `max_batch` streams and `max_logits` logits, the softmax computed only at real (not padded)
+    positions; a stream too long for one pass is read in chunks carrying the LSTM state. Fixed
+    contexts: `lm.stream_logprobs` (it batches rows in bounded chunks).
+    """
+    if not lm.framing.recurrent or getattr(lm, "keras_model", None) is None:  # (stub models: no network)
+        return lm.stream_logprobs(streams)
     first, vocab = lm.framing.first_target, lm.vocab_size
+    fns = _compiled(lm)
     out: list[np.ndarray] = [np.zeros(0)] * len(streams)
     group: list[int] = []
 
     def flush():
-        for i, lp in zip(group, lm.stream_logprobs([streams[i] for i in group], batch_size=len(group))):
-            out[i] = lp
+        steps = [len(streams[i]) - 1 for i in group]
+        x = np.zeros((len(group), max(steps)), dtype=np.int32)
+        y = np.zeros_like(x)
+        for r, i in enumerate(group):
+            x[r, : steps[r]] = streams[i][:-1]
+            y[r, : steps[r]] = streams[i][1:]
+        flat = fns["targets"](x, y).numpy().astype(np.float64)  # row by row, real positions only
+        for i, lo, n in zip(group, np.cumsum([0, *steps[:-1]]), steps):
+            out[i] = flat[lo + first - 1 : lo + n]
         group.clear()
 
     for i in sorted(range(len(streams)), key=lambda i: len(streams[i])):
         steps = len(streams[i]) - 1
         if steps < first:
             continue
-        if steps * vocab > max_logits and lm.stateful:
+        if steps * vocab > max_logits:
             out[i] = _chunked(lm, streams[i], max(1, max_logits // vocab))
             continue
         if group and ((len(group) + 1) * steps * vocab > max_logits or len(group) >= max_batch):
@@ -291,8 +303,8 @@ def stream_scores(lm, streams: Sequence[Sequence[int]], max_logits: int = MAX_LO
 
 
 def _chunked(lm, stream: Sequence[int], chunk: int) -> np.ndarray:
-    """ln p(s[t] | s[:t]) for t ≥ 1 of one long stream, `chunk` positions per compiled call."""
-    fn = _chunk_fn(lm)
+    """ln p(s[t] | s[:t]) for t ≥ first of one long stream, `chunk` positions per compiled call."""
+    fn = _compiled(lm)["chunk"]
     state = np.zeros(lm.state_size, dtype=np.float32)
     x = np.asarray(stream[:-1], dtype=np.int32)
     y = np.asarray(stream[1:], dtype=np.int32)
@@ -303,10 +315,16 @@ def _chunked(lm, stream: Sequence[int], chunk: int) -> np.ndarray:
     return np.concatenate(parts)[lm.framing.first_target - 1 :]
 
 
-def _chunk_fn(lm):
-    """A compiled function (ids[T], targets[T], state) -> (ln p(targets), state after ids): the LSTM
-    cells scanned over the chunk (as `lm.step` does), the softmax over all positions at once."""
-    cached = getattr(lm, "_scoring_chunk_fn", None)
+def _compiled(lm) -> dict:
+    """Compiled scoring functions of a recurrent model, built from its Keras layers (shared weights):
+
+    - `targets(x, y)`: <int32>[B, T] inputs and targets (post-padded with `<pad>`) → <float32>[real
+      positions]: ln p(y | x) row by row, the softmax computed only where x is not padding, as
+      logsumexp − target logit (no [B, T, V] log-softmax is written: ~20% faster than lm's);
+    - `chunk(x, y, state)`: one stream's next positions and the LSTM state carried across calls
+      (the cells scanned as `lm.step` does), for lines too long for one forward pass.
+    """
+    cached = getattr(lm, "_scoring_fns", None)
     if cached is not None and cached[0] is lm.keras_model:
         return cached[1]
     import tensorflow as tf
@@ -319,6 +337,18 @@ def _chunk_fn(lm):
     bias[lm.never_predicted()] = -np.inf
     bias = tf.constant(bias)
     units = lm.size.units
+
+    def target_logprobs(h, y):  # h <float>[N, units], y <int>[N] -> <float>[N]
+        logits = dense(h) + bias
+        return tf.gather(logits, y, axis=1, batch_dims=1) - tf.reduce_logsumexp(logits, axis=-1)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2)
+    def targets(x, y):
+        mask = tf.not_equal(x, PAD_ID)
+        h = embedding(x)
+        for layer in lstms:
+            h = layer(h, mask=mask, training=False)
+        return target_logprobs(tf.boolean_mask(h, mask), tf.boolean_mask(y, mask))
 
     def cell_step(state, x):
         x, new = x[None, :], []
@@ -334,11 +364,11 @@ def _chunk_fn(lm):
     def chunk(x, y, state):
         states = tf.scan(cell_step, tf.gather(embedding.embeddings, x), initializer=state)  # [T, state]
         top = 2 * (lm.size.layers - 1) * units
-        lp = tf.nn.log_softmax(dense(states[:, top : top + units]) + bias, axis=-1)
-        return tf.gather(lp, y, axis=1, batch_dims=1), states[-1]
+        return target_logprobs(states[:, top : top + units], y), states[-1]
 
-    lm._scoring_chunk_fn = (model, chunk)
-    return chunk
+    fns = {"targets": targets, "chunk": chunk}
+    lm._scoring_fns = (model, fns)
+    return fns
 
 
 # -- next words and conditional scores -----------------------------------------------------------
