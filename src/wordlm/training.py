@@ -1,9 +1,21 @@
-"""Training: corpus files → vocabulary → framing examples → fitted Keras model → LanguageModel.
+"""Training: corpus files → vocabulary → streamed, bucketed batches → fitted Keras model → LanguageModel.
 
-Sparse integer targets (never one-hot), Adam, logits with `from_logits=True` cross-entropy;
-padding targets (id 0) are ignored. Per-epoch validation perplexity is computed exactly as the
-scorer does (natural log, `</s>` counted, OOVs as `<unk>`), not from Keras's averaged loss. With
-`patience`, training stops after that many epochs without improvement and keeps the best weights.
+The steps of `train`:
+1. vocabulary: a streaming counting pass over the text (`Vocabulary.build` over `token_lines`);
+   a resumed model keeps its own vocabulary (new words become `<unk>`);
+2. data: a second streaming pass encodes the text to ids on disk, which a seeded, shuffled,
+   length-bucketed `tf.data` pipeline reads (`streaming.py`): memory does not grow with the corpus;
+3. network: built (or resumed with its optimizer state, `checkpoint.py`) inside the distribution
+   strategy's scope (`distribute.py`); pre-trained vectors initialise the embedding rows of the
+   words they cover (`embeddings.py`), optionally frozen;
+4. fit: sparse integer targets (never one-hot), Adam, `from_logits=True` cross-entropy averaged
+   over predicted tokens (padding targets, id 0, ignored); optional XLA compilation.
+   After each epoch the validation perplexity is computed exactly as the scorer does (natural log,
+   `</s>` counted, OOVs as `<unk>`), not from Keras's averaged loss; the best model so far is saved
+   to `output` (atomically); `patience` stops after that many epochs without improvement,
+   `lr_decay` multiplies the learning rate after each such epoch, `time_limit` stops training
+   after that many seconds (mid-epoch; the epoch's validation still runs). The best weights win.
+   Ctrl-C or SIGTERM stop between two steps and leave the best model so far in `output`.
 Keras's progress goes to stderr (stdout is for data only).
 
 Not here: the network (`model.py`), what an example is (`framings.py`), the file format (`saving.py`).
@@ -14,19 +26,28 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
 
 import keras
 import numpy as np
 
+from wordlm import distribute
+from wordlm.checkpoint import Checkpointer, has_model, load_for_resume, sigterm_as_interrupt
 from wordlm.errors import InputError
 from wordlm.framings import LineFraming, make_framing
 from wordlm.lm import LanguageModel
 from wordlm.model import ModelSize, build_model
-from wordlm.text import Tokenizer, read_corpus
-from wordlm.vocab import Vocabulary
+from wordlm.streaming import encode_corpus, make_dataset, make_plan, rereadable, token_lines
+from wordlm.text import Tokenizer
+from wordlm.vocab import EOS_ID, Vocabulary
+
+# Default bound on a batch's logits tensor (rows × length × vocabulary floats, 256 MiB), which
+# dominates training memory for large vocabularies; `max_batch_tokens` overrides it.
+LOGITS_BUDGET = 1 << 26
 
 
 @dataclass
@@ -47,6 +68,15 @@ class TrainConfig:
     seed: int | None = 0
     patience: int | None = None
     reverse: bool = False
+    lr_decay: float | None = None  # multiply the learning rate by this after an epoch without improvement
+    time_limit: float | None = None  # seconds of training (stops mid-epoch)
+    max_batch_tokens: int | None = None  # rows × length of a recurrent batch (None: from LOGITS_BUDGET)
+    lr_schedule: str = "constant"  # or "cosine": decay to a tenth over the run (epochs or time limit)
+    clipnorm: float | None = None  # clip the global gradient norm
+    jit_compile: bool = False  # XLA-compile the training step (faster on CPU for larger models)
+    embeddings: str | None = None  # GloVe / word2vec text file initialising the embedding rows
+    freeze_embeddings: bool = False
+    distribute: str | None = None  # None, "mirrored" or "multi-worker"
 
     def to_config(self) -> dict:
         d = asdict(self)
@@ -65,6 +95,15 @@ class TrainConfig:
             (0.0 <= self.size.dropout < 1.0, f"--dropout must be in [0, 1), got {self.size.dropout}"),
             (self.learning_rate > 0, f"learning rate must be positive, got {self.learning_rate}"),
             (self.patience is None or self.patience >= 1, f"--patience must be at least 1, got {self.patience}"),
+            (self.lr_decay is None or 0 < self.lr_decay <= 1, f"--lr-decay must be in (0, 1], got {self.lr_decay}"),
+            (self.time_limit is None or self.time_limit > 0, f"--time-limit must be positive, got {self.time_limit}"),
+            (self.max_batch_tokens is None or self.max_batch_tokens >= 1,
+             f"--max-batch-tokens must be at least 1, got {self.max_batch_tokens}"),
+            (self.distribute in (None, *distribute.STRATEGIES),
+             f"--distribute must be one of {', '.join(distribute.STRATEGIES)}, got {self.distribute!r}"),
+            (self.embeddings is not None or not self.freeze_embeddings, "--freeze-embeddings needs --embeddings FILE"),
+            (self.lr_schedule in ("constant", "cosine"), f"--lr-schedule must be constant or cosine, got {self.lr_schedule!r}"),
+            (self.clipnorm is None or self.clipnorm > 0, f"--clipnorm must be positive, got {self.clipnorm}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -73,7 +112,7 @@ class TrainConfig:
 
 @dataclass
 class Corpus:
-    """Tokenized lines of one or more files, with the statistics `info` reports."""
+    """Tokenized lines of one or more files, in memory (validation text; small corpora in tests)."""
 
     files: list[str]
     lines: list[list[str]]
@@ -84,12 +123,8 @@ class Corpus:
 
 
 def read_tokenized(paths: Sequence[str], tokenizer: Tokenizer, reverse: bool = False) -> Corpus:
-    """Read and tokenize corpus files (blank lines are skipped: they carry no words)."""
-    lines = []
-    for _name, _number, text in read_corpus(paths):
-        tokens = tokenizer.tokenize(text)
-        if tokens:
-            lines.append(tokens[::-1] if reverse else tokens)
+    """Read and tokenize corpus files into memory (blank lines are skipped: they carry no words)."""
+    lines = list(token_lines(paths, tokenizer, reverse))
     if not lines:
         names = ", ".join("<stdin>" if p == "-" else str(p) for p in paths)
         raise InputError(f"{names}: no words found (empty corpus)")
@@ -97,48 +132,18 @@ def read_tokenized(paths: Sequence[str], tokenizer: Tokenizer, reverse: bool = F
 
 
 def new_language_model(corpus: Corpus, config: TrainConfig) -> LanguageModel:
-    """Vocabulary and framing from the corpus, and a freshly initialised network."""
+    """Vocabulary and framing from an in-memory corpus, and a freshly initialised network."""
     config.validate()
     tokenizer = Tokenizer("char" if config.framing == "char" else config.tokenizer, config.lower)
-    if config.seed is not None:
-        keras.utils.set_random_seed(config.seed)
     vocab = Vocabulary.build(corpus.lines, config.min_count, config.max_vocab)
     framing = make_framing(config.framing, config.boundaries, config.context)
     if isinstance(framing, LineFraming):
         framing.fit_length([vocab.encode(t) for t in corpus.lines])
+    if config.seed is not None:
+        keras.utils.set_random_seed(config.seed)
     network = build_model(len(vocab), framing.input_length, framing.recurrent, config.size)
     info = {"reverse": config.reverse, "train_config": config.to_config()}
     return LanguageModel(tokenizer, vocab, framing, config.size, network, info)
-
-
-def training_dataset(lm: LanguageModel, encoded: list[list[int]], batch_size: int, seed: int | None):
-    """A repeating, shuffled tf.data pipeline of (inputs, targets) batches, and steps per epoch."""
-    import tensorflow as tf
-
-    framing = lm.framing
-    if framing.recurrent:
-        # All streams concatenated in one flat id array; an example is a (start, length) slice.
-        streams = [s for s in framing.streams(encoded) if len(s) >= 2]
-        if not streams:
-            raise InputError("no training examples: every line is too short for this framing")
-        flat = tf.constant(np.fromiter((i for s in streams for i in s), dtype=np.int32))
-        lengths = np.array([len(s) for s in streams], dtype=np.int32)
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int32)
-        ds = tf.data.Dataset.from_tensor_slices((starts, lengths))
-        ds = ds.shuffle(len(streams), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.map(lambda s, n: (flat[s : s + n - 1], flat[s + 1 : s + n])).padded_batch(batch_size)
-        n = len(streams)
-    else:
-        pairs = list(framing.examples(encoded))
-        if not pairs:
-            raise InputError("no training examples: every line is too short for this framing")
-        x = np.array([c for c, _ in pairs], dtype=np.int32)
-        y = np.array([t for _, t in pairs], dtype=np.int32)
-        ds = tf.data.Dataset.from_tensor_slices((x, y))
-        ds = ds.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-        n = len(pairs)
-    steps = math.ceil(n / batch_size)
-    return ds.repeat().prefetch(tf.data.AUTOTUNE), steps
 
 
 def perplexity(lm: LanguageModel, streams: list[list[int]]) -> float:
@@ -155,91 +160,238 @@ def train(
     valid: Sequence[str] | None = None,
     verbose: int = 2,
     on_epoch_end: Callable[[LanguageModel, int, dict], None] | None = None,
+    *,
+    output=None,
+    resume: bool = False,
 ) -> LanguageModel:
-    """Train a new model on corpus files (paths, `.gz` or `-`); returns the LanguageModel.
+    """Train a model on corpus files (paths, `.gz` or `-`); returns the LanguageModel.
 
-    `on_epoch_end(lm, epoch, logs)` is called after each epoch (the CLI saves checkpoints there);
-    `logs` holds `loss` and, with `valid`, `valid_ppl`.
+    `output`: model directory; the best model so far is saved there after each epoch, on an
+    interrupt, and at the end (by the chief only, in multi-worker training). `resume`: continue
+    the model already in `output` (its vocabulary, framing and network; `config` then supplies
+    only how to train: epochs, batch size, learning rate, ...); without one there, start anew.
+    `on_epoch_end(lm, epoch, logs)` is called after each epoch; `logs` holds `loss` and, with
+    `valid`, `valid_ppl`.
     """
     config.validate()
     started = time.time()
-    tokenizer = Tokenizer("char" if config.framing == "char" else config.tokenizer, config.lower)
-    corpus = read_tokenized(texts, tokenizer, config.reverse)
-    lm = new_language_model(corpus, config)
-    encoded = [lm.vocab.encode(t) for t in corpus.lines]
-    valid_streams = None
-    if valid:
-        valid_corpus = read_tokenized(valid, tokenizer, config.reverse)
-        valid_streams = [lm.framing.line(lm.vocab.encode(t)) for t in valid_corpus.lines]
+    strategy = distribute.make_strategy(config.distribute)  # first: before TensorFlow runs anything
+    chief = distribute.is_chief(strategy)
+    with tempfile.TemporaryDirectory(prefix="wordlm-train-") as tmp:
+        paths = rereadable(list(texts), Path(tmp))
+        previous = None
+        with distribute.scope(strategy):
+            if resume and has_model(output):
+                if config.embeddings:
+                    raise InputError("--embeddings initialises a new model; a resumed model keeps its trained embeddings")
+                lm, optimizer = load_for_resume(output)
+                previous = dict(lm.info)
+                _log(verbose, f"resuming {output}: {lm.framing.name} framing, {lm.vocab.num_words:,} words, "
+                     f"{'with' if optimizer is not None else 'without'} optimizer state")
+                corpus = encode_corpus(paths, lm.tokenizer, lm.vocab, lm.framing, lm.reverse, Path(tmp) / "ids")
+            else:
+                if resume:
+                    _log(verbose, f"no model in {output} yet: training a new one")
+                lm, corpus = _new_model(paths, config, Path(tmp) / "ids")
+                optimizer = None
+            if config.embeddings:
+                _load_embeddings(lm, config, corpus, verbose)
+            plan = make_plan(corpus, lm.framing, config.batch_size, _batch_tokens(config, lm), distribute.replicas(strategy))
+            dataset = distribute.distribute_dataset(
+                strategy, lambda shard, shards: make_dataset(corpus, plan, lm.framing.recurrent, config.seed, shard, shards)
+            )
+            if optimizer is None:
+                optimizer = keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.clipnorm)
+            else:
+                optimizer.learning_rate = config.learning_rate
+            lm.keras_model.get_layer("embedding").trainable = not config.freeze_embeddings
+            distribute.prepare_model(lm.keras_model, strategy)
+            lm.keras_model.compile(
+                optimizer=optimizer,
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),
+                jit_compile=config.jit_compile,
+            )
+        valid_streams = None
+        if valid:
+            valid_corpus = read_tokenized(valid, lm.tokenizer, lm.reverse)
+            valid_streams = [lm.framing.line(lm.vocab.encode(t)) for t in valid_corpus.lines]
+        lm.info.update(_corpus_info(corpus, paths, plan, texts))
+        lm.info["valid_files"] = [str(v) for v in valid] if valid else None
+        checkpointer = Checkpointer(output, chief)
+        log = _EpochLog(lm, valid_streams, config, on_epoch_end, checkpointer, started, previous, verbose)
+        try:
+            with sigterm_as_interrupt(), contextlib.redirect_stdout(sys.stderr):
+                lm.keras_model.fit(dataset, epochs=config.epochs, steps_per_epoch=plan.num_batches,
+                                   verbose=verbose, callbacks=[log], shuffle=False)
+        except KeyboardInterrupt:
+            log.finish(interrupted=True)
+            message = checkpointer.interrupted(lm)
+            print(message, file=sys.stderr)
+            raise
+        log.finish(interrupted=False)
+        if checkpointer.active:
+            from wordlm.saving import save
 
-    dataset, steps = training_dataset(lm, encoded, config.batch_size, config.seed)
-    examples, predicted = lm.framing.count_examples(encoded)
-    lm.keras_model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),
-    )
-    history = _EpochLog(lm, valid_streams, config.patience, on_epoch_end)
-    with contextlib.redirect_stdout(sys.stderr):
-        lm.keras_model.fit(dataset, epochs=config.epochs, steps_per_epoch=steps, verbose=verbose, callbacks=[history])
-    history.restore_best()
-    lm.info.update(
-        corpus={
-            "files": corpus.files,
-            "lines": len(corpus.lines),
-            "tokens": corpus.num_tokens,
-            "oov_rate": _oov_rate(lm.vocab, corpus.lines),
-        },
-        examples=examples,
-        predicted_tokens=predicted,
-        epochs_run=history.epochs_run,
-        best_epoch=history.best_epoch,
-        train_loss=history.losses,
-        valid_files=[str(v) for v in valid] if valid else None,
-        valid_ppl=history.valid_ppls or None,
-        best_valid_ppl=history.best_ppl if valid_streams else None,
-        train_seconds=round(time.time() - started, 2),
-    )
+            save(lm, output)
     return lm
 
 
-def _oov_rate(vocab: Vocabulary, lines: list[list[str]]) -> float:
-    total = sum(len(t) for t in lines)
-    oov = sum(vocab.is_oov(w) for t in lines for w in t)
-    return oov / total if total else 0.0
+def _new_model(paths, config: TrainConfig, directory: Path):
+    """A new LanguageModel (vocabulary from a counting pass) and the encoded corpus."""
+    tokenizer = Tokenizer("char" if config.framing == "char" else config.tokenizer, config.lower)
+    vocab = Vocabulary.build(token_lines(paths, tokenizer, config.reverse), config.min_count, config.max_vocab)
+    framing = make_framing(config.framing, config.boundaries, config.context)
+    corpus = encode_corpus(paths, tokenizer, vocab, framing, config.reverse, directory)
+    if isinstance(framing, LineFraming):
+        # What `fit_length` computes (the longest stream), taken from the encoded corpus on disk.
+        longest = int(corpus.lengths.max())
+        if longest < 2:
+            raise InputError("the line framing needs at least one line of two or more tokens")
+        framing.max_length = longest
+    if config.seed is not None:
+        keras.utils.set_random_seed(config.seed)
+    network = build_model(len(vocab), framing.input_length, framing.recurrent, config.size)
+    info = {"reverse": config.reverse, "train_config": config.to_config()}
+    return LanguageModel(tokenizer, vocab, framing, config.size, network, info), corpus
+
+
+def _load_embeddings(lm: LanguageModel, config: TrainConfig, corpus, verbose: int) -> None:
+    from wordlm.embeddings import initialise
+
+    counts = np.bincount(np.asarray(corpus.ids), minlength=len(lm.vocab))
+    counts[: EOS_ID + 1] = 0  # word tokens only (markers are not words)
+    coverage = initialise(lm.keras_model, lm.vocab, lm.tokenizer.lower, config.embeddings, counts)
+    lm.info["embeddings"] = {**coverage.to_config(), "frozen": config.freeze_embeddings}
+    _log(verbose, coverage.describe())
+
+
+def _batch_tokens(config: TrainConfig, lm: LanguageModel) -> int:
+    if config.max_batch_tokens:
+        return config.max_batch_tokens
+    return max(config.batch_size, LOGITS_BUDGET // lm.vocab_size)
+
+
+def _corpus_info(corpus, paths, plan, texts) -> dict:
+    return {
+        "corpus": {
+            "files": [str(t) if t != "-" else "<stdin>" for t in texts],
+            "lines": corpus.lines,
+            "tokens": corpus.tokens,
+            "oov_rate": corpus.oovs / corpus.tokens if corpus.tokens else 0.0,
+        },
+        "examples": plan.examples,
+        "predicted_tokens": plan.predicted,
+        "batches_per_epoch": plan.num_batches,
+    }
+
+
+def _log(verbose: int, message: str) -> None:
+    if verbose:
+        print(message, file=sys.stderr)
 
 
 class _EpochLog(keras.callbacks.Callback):
-    """Keras callback: training loss, exact validation perplexity, early stopping on it."""
+    """Keras callback: loss, exact validation perplexity, checkpoints, early stopping, time limit."""
 
-    def __init__(self, lm, valid_streams, patience, on_epoch_end):
+    def __init__(self, lm, valid_streams, config: TrainConfig, on_epoch_end, checkpointer, started, previous, verbose):
         super().__init__()
-        self.lm, self.valid_streams, self.patience = lm, valid_streams, patience
-        self.user_callback = on_epoch_end
+        self.lm, self.valid_streams, self.config = lm, valid_streams, config
+        self.user_callback, self.checkpointer = on_epoch_end, checkpointer
+        self.started, self.previous, self.verbose = started, previous, verbose
+        self.fit_started = None
         self.losses, self.valid_ppls = [], []
         self.best_ppl, self.best_epoch, self.best_weights = math.inf, None, None
-        self.epochs_run = 0
+        self.epochs_run, self.stale, self.timed_out = 0, 0, False
+        self.steps, self.fit_seconds, self.epoch_started = 0, 0.0, None
+        self.base_lr = config.learning_rate
+
+    def on_train_begin(self, logs=None):
+        self.fit_started = time.time()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_started = time.time()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.config.lr_schedule == "cosine":
+            # Cosine from the base rate down to a tenth of it, over the epochs or the time limit.
+            progress = self.steps / (self.config.epochs * self.params["steps"])
+            if self.config.time_limit:
+                progress = max(progress, (time.time() - self.fit_started) / self.config.time_limit)
+            scale = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+            self.model.optimizer.learning_rate = self.base_lr * scale
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        limit = self.config.time_limit
+        if limit is not None and time.time() - self.fit_started >= limit and not self.timed_out:
+            self.timed_out = True
+            self.model.stop_training = True
+            _log(self.verbose, f"time limit: stopping after {limit:g} s of training")
 
     def on_epoch_end(self, epoch, logs=None):
+        self.fit_seconds += time.time() - self.epoch_started  # training steps only, not validation
         logs = dict(logs or {})
         self.epochs_run = epoch + 1
         self.losses.append(round(float(logs.get("loss", float("nan"))), 6))
+        improved = True
         if self.valid_streams:
             ppl = perplexity(self.lm, self.valid_streams)
             self.valid_ppls.append(round(ppl, 4))
             logs["valid_ppl"] = ppl
-            print(f"epoch {epoch + 1}: validation perplexity {ppl:.2f}", file=sys.stderr)
-            if ppl < self.best_ppl:
-                self.best_ppl, self.best_epoch = ppl, epoch + 1
+            _log(self.verbose, f"epoch {epoch + 1}: validation perplexity {ppl:.2f}")
+            improved = ppl < self.best_ppl
+            if improved:
+                self.best_ppl, self.best_epoch, self.stale = ppl, epoch + 1, 0
                 self.best_weights = self.lm.keras_model.get_weights()
-            elif self.patience and epoch + 1 - self.best_epoch >= self.patience:
-                print(f"early stopping: no improvement for {self.patience} epochs", file=sys.stderr)
-                self.model.stop_training = True
+            else:
+                self.stale += 1
+                if self.config.lr_decay and self.config.lr_decay < 1:
+                    self.base_lr *= self.config.lr_decay
+                    self.model.optimizer.learning_rate = self.base_lr
+                    _log(self.verbose, f"learning rate now {self.base_lr:.3g}")
+                if self.config.patience and self.stale >= self.config.patience:
+                    _log(self.verbose, f"early stopping: no improvement for {self.config.patience} epochs")
+                    self.model.stop_training = True
         else:
             self.best_epoch = epoch + 1
+        if improved:
+            self._update_info(interrupted=False, complete=False)
+            self.checkpointer.epoch_end(self.lm, epoch + 1, improved)
         if self.user_callback:
             self.user_callback(self.lm, epoch + 1, logs)
 
-    def restore_best(self):
+    def finish(self, interrupted: bool) -> None:
+        """Keep the best weights and record the run in `lm.info`."""
         if self.best_weights is not None and self.best_epoch != self.epochs_run:
             self.lm.keras_model.set_weights(self.best_weights)
-            print(f"kept the weights of epoch {self.best_epoch} (best validation perplexity)", file=sys.stderr)
+            _log(self.verbose, f"kept the weights of epoch {self.best_epoch} (best validation perplexity)")
+        self._update_info(interrupted=interrupted, complete=not interrupted)
+
+    def _update_info(self, interrupted: bool, complete: bool) -> None:
+        previous = self.previous or {}
+        run = {
+            "files": self.lm.info["corpus"]["files"],
+            "epochs_run": self.epochs_run,
+            "best_epoch": self.best_epoch,
+            "best_valid_ppl": self.best_ppl if self.valid_streams and self.best_epoch else None,
+            "train_seconds": round(time.time() - self.started, 2),
+            "steps": self.steps,
+            "fit_seconds": round(self.fit_seconds, 2),
+            "time_limited": self.timed_out,
+            "interrupted": interrupted,
+        }
+        self.lm.info.update(
+            epochs_run=self.epochs_run,
+            best_epoch=self.best_epoch,
+            train_loss=self.losses,
+            valid_ppl=self.valid_ppls or None,
+            best_valid_ppl=run["best_valid_ppl"],
+            train_seconds=run["train_seconds"],
+            fit_seconds=run["fit_seconds"],
+            steps=self.steps,
+            interrupted=interrupted,
+            complete=complete,
+            train_config=self.config.to_config() if not self.previous else previous.get("train_config"),
+            runs=[*previous.get("runs", []), run],
+            epochs_total=int(previous.get("epochs_total", previous.get("epochs_run") or 0)) + self.epochs_run,
+        )

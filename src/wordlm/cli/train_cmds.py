@@ -8,9 +8,25 @@ from wordlm.cli import cli
 from wordlm.cli.common import echo_json, handle_errors, import_tensorflow, log
 
 
+# Options that decide the network and vocabulary: with --resume the saved model's own values apply.
+ARCHITECTURE = {
+    "framing": lambda c: c["framing"]["name"],
+    "context": lambda c: c["framing"].get("context", 2),
+    "tokenizer": lambda c: c["tokenizer"]["mode"],
+    "lower": lambda c: c["tokenizer"]["lower"],
+    "no_boundaries": lambda c: not c["framing"]["boundaries"],
+    "embedding_dim": lambda c: c["size"]["embedding_dim"],
+    "units": lambda c: c["size"]["units"],
+    "layers": lambda c: c["size"]["layers"],
+    "dropout": lambda c: c["size"]["dropout"],
+    "reverse": lambda c: bool((c.get("info") or {}).get("reverse", False)),
+}
+
+
 @cli.command()
 @click.argument("texts", nargs=-1, required=True, metavar="TEXT...")
-@click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False), help="Model directory to write.")
+@click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False),
+              help="Model directory to write (the best model so far is saved there after each epoch).")
 @click.option("--framing", type=click.Choice(["sequence", "line", "window", "word", "char"]), default="sequence", show_default=True)
 @click.option("--context", type=click.IntRange(min=1), default=2, show_default=True, help="Words of context for --framing window.")
 @click.option("--tokenizer", type=click.Choice(["keras", "whitespace"]), default="keras", show_default=True)
@@ -23,41 +39,92 @@ from wordlm.cli.common import echo_json, handle_errors, import_tensorflow, log
 @click.option("--layers", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True)
 @click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Rows (lines, or examples) per global batch, split across replicas with --distribute.")
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=0.001, show_default=True)
+@click.option("--lr-schedule", type=click.Choice(["constant", "cosine"]), default="constant", show_default=True,
+              help="cosine: decay to a tenth over the epochs (or --time-limit).")
+@click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="Multiply the learning rate by F after an epoch without a better validation perplexity.")
+@click.option("--clipnorm", type=click.FloatRange(min=0, min_open=True), default=None, help="Clip the global gradient norm.")
 @click.option("--valid", "valid", multiple=True, help="Validation text: perplexity each epoch.")
 @click.option("--patience", type=click.IntRange(min=1), default=None, help="Stop after N epochs without a better validation perplexity (keeps the best).")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="Stop training after this long (the best model so far is kept).")
+@click.option("--max-batch-tokens", type=click.IntRange(min=1), default=None,
+              help="Bound rows x length of a batch of long lines (default: a 256 MiB logits tensor).")
+@click.option("--jit/--no-jit", default=False, show_default=True, help="XLA-compile the training step.")
+@click.option("--embeddings", type=click.Path(dir_okay=False), default=None, metavar="VECTORS",
+              help="Initialise the embedding rows of covered words from a GloVe/word2vec text file (.gz too).")
+@click.option("--freeze-embeddings", is_flag=True, help="Keep the --embeddings vectors fixed during training.")
 @click.option("--reverse", is_flag=True, help="Train a backward model (predicts the previous word).")
+@click.option("--resume", is_flag=True,
+              help="Continue training the model in -o (its vocabulary, framing and network; new words become <unk>).")
+@click.option("--distribute", type=click.Choice(["mirrored", "multi-worker"]), default=None,
+              help="tf.distribute: mirrored over local devices, or multi-worker configured by TF_CONFIG.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @handle_errors
 def train(texts, output, framing, context, tokenizer, lower, no_boundaries, min_count, max_vocab, embedding_dim,
-          units, layers, dropout, epochs, batch_size, learning_rate, valid, patience, reverse, seed, quiet):
-    """Train a model on TEXT files (plain, .gz, or - for stdin) and save it to a directory."""
+          units, layers, dropout, epochs, batch_size, learning_rate, lr_schedule, lr_decay, clipnorm, valid, patience,
+          time_limit, max_batch_tokens, jit, embeddings, freeze_embeddings, reverse, resume, distribute, seed, quiet):
+    """Train a model on TEXT files (plain, .gz, or - for stdin) and save it to a directory.
+
+    Ctrl-C or SIGTERM stop training and leave the best model so far in the directory; --resume
+    continues it.
+    """
     import sys
 
+    from wordlm.checkpoint import has_model
+    from wordlm.errors import InputError
+
+    if freeze_embeddings and not embeddings:
+        raise click.UsageError("--freeze-embeddings needs --embeddings VECTORS")
+    if resume and has_model(output):
+        _check_resume_options(output, locals())
     import_tensorflow()
     from wordlm.model import ModelSize
-    from wordlm.saving import save
     from wordlm.training import TrainConfig
     from wordlm.training import train as run_training
 
+    if resume and has_model(output) and embeddings:
+        raise InputError("--embeddings initialises a new model; a resumed model keeps its trained embeddings")
     config = TrainConfig(
         framing=framing, context=context, tokenizer=tokenizer, lower=lower, boundaries=not no_boundaries,
         min_count=min_count, max_vocab=max_vocab, size=ModelSize(embedding_dim, units, layers, dropout),
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed, patience=patience,
-        reverse=reverse,
+        reverse=reverse, lr_decay=lr_decay, lr_schedule=lr_schedule, clipnorm=clipnorm, time_limit=time_limit,
+        max_batch_tokens=max_batch_tokens, jit_compile=jit, embeddings=embeddings,
+        freeze_embeddings=freeze_embeddings, distribute=distribute,
     )
     verbose = 0 if quiet else (1 if sys.stderr.isatty() else 2)
-    lm = run_training(list(texts), config, valid=list(valid) or None, verbose=verbose)
-    save(lm, output)
+    lm = run_training(list(texts), config, valid=list(valid) or None, verbose=verbose, output=output, resume=resume)
     click.echo(f"vocabulary size: {lm.vocab.num_words}")
     click.echo(f"training examples: {lm.info['examples']}")
     if lm.framing.recurrent:
         click.echo(f"predicted tokens: {lm.info['predicted_tokens']}")
     if lm.info.get("best_valid_ppl") is not None:
         click.echo(f"validation perplexity: {lm.info['best_valid_ppl']:.2f}")
-    log(f"saved {output}")
+    if has_model(output):
+        log(f"saved {output}")
+    else:
+        log("not saved here: in multi-worker training the chief (worker 0) writes the model")
+
+
+def _check_resume_options(output, values) -> None:
+    """With --resume, an architecture option given on the command line must match the saved model."""
+    from wordlm.errors import InputError
+    from wordlm.saving import read_config
+
+    config = read_config(output)
+    ctx = click.get_current_context()
+    for name, saved in ARCHITECTURE.items():
+        if ctx.get_parameter_source(name) != click.core.ParameterSource.COMMANDLINE:
+            continue
+        if values[name] != saved(config):
+            option = "--" + name.replace("_", "-")
+            raise InputError(f"{output}: {option} {values[name]} differs from the saved model's {saved(config)}; "
+                             f"--resume continues the saved network (drop {option}, or train into a new directory)")
 
 
 @cli.command()

@@ -1,0 +1,114 @@
+"""Checkpoints during training, interrupts that leave a usable model, and resuming a saved model.
+
+- `Checkpointer.epoch_end` saves the model to the output directory after every epoch that is the
+  best so far (by validation perplexity; every epoch without validation text). `saving.save` is
+  atomic, so the directory always holds a complete model, whatever moment the process dies.
+  Only the chief writes (multi-worker training).
+- `Checkpointer.interrupted` is called when training stops on Ctrl-C or SIGTERM: if no epoch has
+  been saved yet, the current weights are (the model is usable, `info["interrupted"]` says how
+  far it got); otherwise the best epoch saved so far stays.
+- `sigterm_as_interrupt()` turns SIGTERM into KeyboardInterrupt while training runs, so both
+  stop the same way (between two training steps: weights are never half-updated).
+- `load_for_resume(directory)` loads a saved model (safe mode) together with its optimizer state:
+  Keras's `.keras` file of a compiled model holds the optimizer's variables (Adam's moments and step
+  count), so training continues where it stopped, not from a cold optimizer.
+
+Not here: the file format (`saving.py`), the training loop (`training.py`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from wordlm.errors import ModelError
+from wordlm.saving import CONFIG_FILE, load, read_config, save
+
+
+class Checkpointer:
+    """Writes the best model so far to `directory` (None: checkpoints off)."""
+
+    def __init__(self, directory, chief: bool = True):
+        self.directory = Path(directory) if directory is not None else None
+        self.chief = chief
+        self.saved_epoch: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.directory is not None and self.chief
+
+    def epoch_end(self, lm, epoch: int, improved: bool) -> None:
+        """After epoch `epoch` (1-based): save if it is the best so far."""
+        if self.active and improved:
+            save(lm, self.directory)
+            self.saved_epoch = epoch
+
+    def interrupted(self, lm) -> str:
+        """Leave a usable model behind after an interrupt; returns a one-line account of it."""
+        if not self.active:
+            return "interrupted"
+        if self.saved_epoch is None:
+            save(lm, self.directory)
+            return f"interrupted before the first epoch ended: saved the current weights to {self.directory}"
+        return f"interrupted: {self.directory} holds the model of epoch {self.saved_epoch} (the best so far)"
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """While inside, SIGTERM raises KeyboardInterrupt in the main thread (as Ctrl-C does)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def has_model(directory) -> bool:
+    return directory is not None and (Path(directory) / CONFIG_FILE).is_file()
+
+
+def load_for_resume(directory):
+    """(LanguageModel, optimizer or None): the saved model, and its optimizer state when it has one.
+
+    The model is first loaded and checked by `saving.load` (safe mode, wordlm layers only); the
+    same file is then reloaded compiled, which restores the built-in Adam optimizer and its
+    variables. A file without optimizer state (never compiled) resumes with a fresh optimizer.
+    """
+    import keras
+
+    lm = load(directory)
+    config = read_config(directory)
+    weights = Path(directory) / config["weights_file"]
+    optimizer = None
+    try:
+        with _quiet_keras():
+            compiled = keras.saving.load_model(weights, compile=True, safe_mode=True)
+        if getattr(compiled, "optimizer", None) is not None and compiled.optimizer.variables:
+            if [type(layer).__name__ for layer in compiled.layers] != [type(layer).__name__ for layer in lm.keras_model.layers]:
+                raise ModelError(f"{weights}: changed while it was being read")
+            lm.keras_model, optimizer = compiled, compiled.optimizer
+            lm.reset_compiled()
+    except ModelError:
+        raise
+    except Exception as e:  # no or unreadable optimizer state: weights alone still resume
+        print(f"resume: no optimizer state restored ({type(e).__name__}); starting a fresh optimizer", file=sys.stderr)
+    return lm, optimizer
+
+
+@contextlib.contextmanager
+def _quiet_keras():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield

@@ -1,0 +1,284 @@
+"""Streaming training data: text files → ids on disk → shuffled, length-bucketed tf.data batches.
+
+Job: feed `keras.Model.fit` without ever holding the corpus, or its example matrix, in memory.
+
+1. `token_lines` streams tokenized lines (the vocabulary's counting pass reads it).
+2. `encode_corpus` reads the text again, encodes each line and appends its stream
+   (`framing.line(ids)`: `<s> w1 … wn </s>` with boundaries) to a flat `<int32>` file; an `<int64>`
+   file holds where each stream starts. Both are read back through `np.memmap`, so the operating
+   system pages the ids in and out: resident memory does not grow with the corpus (the per-line
+   index costs 8–16 bytes a line). `-` (stdin) is copied to a temporary file first (two passes).
+3. A plan turns the streams into batches, in a new random order each pass (seeded: the same seed
+   gives the same batches), with a fixed number of batches per pass (`num_batches`, Keras's
+   `steps_per_epoch`: the dataset repeats and is never rebuilt between epochs):
+   - `RecurrentPlan` (`sequence`, `char`): an example is a whole stream, inputs `s[:-1]`, targets
+     `s[1:]` (teacher forcing). Streams are bucketed by input length, rounded up to a multiple of
+     `length_step` tokens, so padding does not dominate; each bucket has a fixed number of rows,
+     at most `batch_size` and at most `max_batch_tokens / length` (the logits tensor holds
+     rows × length × vocabulary floats: this bounds memory on long lines). Streams are drawn at
+     random within their bucket and the batches of all buckets are shuffled together.
+   - `FixedPlan` (`word`, `window`, `line`): an example is one predicted position; its context is
+     the last `input_length` ids of its stream before it, left-padded with `<pad>` (exactly
+     `framing.context`, a test checks it against `framing.examples`). Positions are shuffled in a
+     buffer of `buffer_blocks` blocks of `block` consecutive positions, the blocks in random order.
+   Every batch of a bucket has the same shape: the last one is filled up with rows whose targets
+   are all `<pad>`, which the loss ignores (`ignore_class=0`), so XLA compiles once per bucket.
+4. `make_dataset` wraps a plan in `tf.data` (one `from_generator` per pass, endless). With
+   `num_shards` > 1 (multi-worker training) every worker computes the same global plan from the
+   seed and reads only its own slice of rows of each global batch: the union of the workers'
+   batches is the single-device batch.
+
+Not here: building the vocabulary (`vocab.py`, called by `training.py`), the network, the loss.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from wordlm.errors import InputError
+from wordlm.framings import Framing
+from wordlm.text import Tokenizer, read_corpus
+from wordlm.vocab import PAD_ID, UNK_ID, Vocabulary
+
+FILLER_ID = UNK_ID  # first input of a filler row (a row needs one unmasked input); its targets are <pad>
+
+
+def token_lines(paths: Sequence[str], tokenizer: Tokenizer, reverse: bool = False) -> Iterator[list[str]]:
+    """Tokenized non-blank lines of the files, in order (reversed for a backward model)."""
+    for _name, _number, text in read_corpus(paths):
+        tokens = tokenizer.tokenize(text)
+        if tokens:
+            yield tokens[::-1] if reverse else tokens
+
+
+def rereadable(paths: Sequence[str], directory: Path) -> list[str]:
+    """The paths, with `-` (stdin, readable once) replaced by a copy of it in `directory`."""
+    out = []
+    for p in paths:
+        if p == "-":
+            copy = Path(directory) / "stdin.txt"
+            with open(copy, "wb") as f:
+                shutil.copyfileobj(sys.stdin.buffer, f, 1 << 20)
+            p = str(copy)
+        out.append(str(p))
+    return out
+
+
+@dataclass
+class EncodedCorpus:
+    """Encoded streams on disk: `ids` <int32>[tokens] back to back, `starts` <int64>[streams + 1].
+
+    `lines`, `tokens` (words, markers not counted) and `oovs` (words encoded as `<unk>`) describe
+    the text; `joined` is True when the framing reads all lines as one stream (`word` and `window`
+    without boundaries, as in the tutorial).
+    """
+
+    directory: Path
+    joined: bool
+    lines: int
+    tokens: int
+    oovs: int
+
+    @property
+    def ids(self) -> np.ndarray:
+        return np.memmap(self.directory / "ids.bin", dtype=np.int32, mode="r")
+
+    @property
+    def starts(self) -> np.ndarray:
+        return np.fromfile(self.directory / "starts.bin", dtype=np.int64)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.starts)
+
+    def streams(self) -> Iterator[np.ndarray]:
+        """The streams, in corpus order (for tests and small corpora)."""
+        ids, starts = self.ids, self.starts
+        for a, b in zip(starts[:-1], starts[1:]):
+            yield np.asarray(ids[a:b])
+
+
+def encode_corpus(
+    paths: Sequence[str], tokenizer: Tokenizer, vocab: Vocabulary, framing: Framing, reverse: bool, directory
+) -> EncodedCorpus:
+    """Tokenize, encode and write every line's stream to `directory` (one streaming pass)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    # Ask the framing (never re-implement it) whether lines are read as one stream.
+    joined = len(list(framing.streams([[UNK_ID], [UNK_ID]]))) == 1
+    lines = tokens = oovs = position = 0
+    chunk: list[int] = []
+    starts: list[int] = [0]
+    with open(directory / "ids.bin", "wb") as ids_file, open(directory / "starts.bin", "wb") as starts_file:
+        for words in token_lines(paths, tokenizer, reverse):
+            ids = vocab.encode(words)
+            lines += 1
+            tokens += len(ids)
+            oovs += ids.count(UNK_ID)
+            stream = framing.line(ids)
+            chunk.extend(stream)
+            position += len(stream)
+            if not joined:
+                starts.append(position)
+            if len(chunk) >= 1 << 20:
+                np.asarray(chunk, dtype=np.int32).tofile(ids_file)
+                chunk.clear()
+            if len(starts) >= 1 << 16:
+                np.asarray(starts[:-1], dtype=np.int64).tofile(starts_file)
+                starts = starts[-1:]
+        np.asarray(chunk, dtype=np.int32).tofile(ids_file)
+        if joined:
+            starts.append(position)
+        np.asarray(starts, dtype=np.int64).tofile(starts_file)
+    if lines == 0:
+        names = ", ".join("<stdin>" if p == "-" else str(p) for p in paths)
+        raise InputError(f"{names}: no words found (empty corpus)")
+    return EncodedCorpus(directory, joined, lines, tokens, oovs)
+
+
+def split_rows(rows: int, shard: int, num_shards: int) -> slice:
+    """The rows of a global batch that worker `shard` of `num_shards` reads (contiguous, equal)."""
+    per = rows // num_shards
+    return slice(shard * per, (shard + 1) * per)
+
+
+class RecurrentPlan:
+    """Length-bucketed batches of whole streams for the `sequence` and `char` framings."""
+
+    def __init__(self, lengths: np.ndarray, batch_size: int, max_batch_tokens: int, length_step: int = 8,
+                 multiple: int = 1):
+        inputs = np.asarray(lengths, dtype=np.int64) - 1  # a stream of n tokens has n - 1 targets
+        usable = np.flatnonzero(inputs >= 1)
+        if usable.size == 0:
+            raise InputError("no training examples: every line is too short for this framing")
+        padded = -(-inputs[usable] // length_step) * length_step
+        self.buckets: list[tuple[int, int, np.ndarray]] = []  # (length, rows, stream indices)
+        for length in np.unique(padded):
+            rows = max(1, min(batch_size, max_batch_tokens // int(length)))
+            rows = max(multiple, rows - rows % multiple)  # every replica gets the same number of rows
+            self.buckets.append((int(length), rows, usable[padded == length]))
+        self.num_batches = sum(math.ceil(len(idx) / rows) for _, rows, idx in self.buckets)
+        self.examples = int(usable.size)
+        self.predicted = int(inputs[usable].sum())
+        self.padded_tokens = sum(math.ceil(len(idx) / rows) * rows * length for length, rows, idx in self.buckets)
+
+    @property
+    def shapes(self) -> list[tuple[int, int]]:
+        """(rows, length) of every bucket's batches."""
+        return [(rows, length) for length, rows, _ in self.buckets]
+
+    def batches(self, corpus: EncodedCorpus, rng: np.random.Generator, shard: int = 0, num_shards: int = 1):
+        """Yield (inputs, targets) <int32>[rows / num_shards, length] batches, one pass, shuffled."""
+        ids, starts = corpus.ids, corpus.starts
+        plan = []
+        for b, (_length, rows, idx) in enumerate(self.buckets):
+            order = rng.permutation(idx)
+            plan += [(b, order[lo : lo + rows]) for lo in range(0, len(order), rows)]
+        for k in rng.permutation(len(plan)):
+            b, chosen = plan[k]
+            length, rows, _ = self.buckets[b]
+            part = split_rows(rows, shard, num_shards)
+            x = np.zeros((rows, length), dtype=np.int32)
+            y = np.zeros((rows, length), dtype=np.int32)
+            x[len(chosen):, 0] = FILLER_ID
+            for r in range(part.start, min(part.stop, len(chosen))):
+                s = ids[starts[chosen[r]] : starts[chosen[r] + 1]]
+                x[r, : len(s) - 1] = s[:-1]
+                y[r, : len(s) - 1] = s[1:]
+            yield x[part], y[part]
+
+
+class FixedPlan:
+    """Shuffled batches of (context, next id) examples for the `word`, `window` and `line` framings."""
+
+    def __init__(self, lengths: np.ndarray, first_target: int, input_length: int, batch_size: int,
+                 block: int = 4096, buffer_blocks: int = 16, multiple: int = 1):
+        lengths = np.asarray(lengths, dtype=np.int64)
+        self.examples = self.predicted = int(np.maximum(lengths - first_target, 0).sum())
+        if self.examples == 0:
+            raise InputError("no training examples: every line is too short for this framing")
+        self.first_target, self.input_length = first_target, input_length
+        self.rows = -(-batch_size // multiple) * multiple  # a multiple of the replicas in sync
+        self.block, self.buffer_blocks = block, buffer_blocks
+        self.num_batches = math.ceil(self.examples / self.rows)
+
+    @property
+    def shapes(self) -> list[tuple[int, int]]:
+        return [(self.rows, self.input_length)]
+
+    def contexts(self, ids: np.ndarray, positions: np.ndarray, stream_starts: np.ndarray) -> np.ndarray:
+        """<int32>[n, input_length]: the ids before each position within its stream, left-padded."""
+        offsets = np.arange(-self.input_length, 0)
+        source = positions[:, None] + offsets[None, :]
+        inside = source >= stream_starts[:, None]
+        return np.where(inside, ids[np.maximum(source, 0)], PAD_ID).astype(np.int32)
+
+    def batches(self, corpus: EncodedCorpus, rng: np.random.Generator, shard: int = 0, num_shards: int = 1):
+        """Yield (contexts <int32>[rows / num_shards, input_length], targets <int32>[rows / num_shards])."""
+        ids, starts = corpus.ids, corpus.starts
+        total = int(starts[-1])
+        blocks = rng.permutation(math.ceil(total / self.block))
+        part = split_rows(self.rows, shard, num_shards)
+        pending = np.zeros(0, dtype=np.int64)
+        for lo in range(0, len(blocks), self.buffer_blocks):
+            positions = np.concatenate([
+                np.arange(b * self.block, min((b + 1) * self.block, total)) for b in blocks[lo : lo + self.buffer_blocks]
+            ])
+            stream = np.searchsorted(starts, positions, side="right") - 1
+            positions = positions[positions - starts[stream] >= self.first_target]
+            pending = np.concatenate([pending, rng.permutation(positions)])
+            last = lo + self.buffer_blocks >= len(blocks)
+            while len(pending) >= self.rows or (last and len(pending)):
+                chosen, pending = pending[: self.rows], pending[self.rows :]
+                yield self._batch(ids, starts, chosen, part)
+
+    def _batch(self, ids, starts, chosen, part):
+        x = np.zeros((self.rows, self.input_length), dtype=np.int32)
+        y = np.zeros(self.rows, dtype=np.int32)
+        x[len(chosen):, -1] = FILLER_ID
+        mine = chosen[part.start : part.stop]
+        if len(mine):
+            stream_starts = starts[np.searchsorted(starts, mine, side="right") - 1]
+            x[part.start : part.start + len(mine)] = self.contexts(ids, mine, stream_starts)
+            y[part.start : part.start + len(mine)] = ids[mine]
+        return x[part], y[part]
+
+
+def make_plan(corpus: EncodedCorpus, framing: Framing, batch_size: int, max_batch_tokens: int, multiple: int = 1):
+    """The batch plan for a framing over an encoded corpus; rows per batch a multiple of `multiple`."""
+    if framing.recurrent:
+        return RecurrentPlan(corpus.lengths, batch_size, max_batch_tokens, multiple=multiple)
+    return FixedPlan(corpus.lengths, framing.first_target, framing.input_length, batch_size, multiple=multiple)
+
+
+def make_dataset(corpus: EncodedCorpus, plan, recurrent: bool, seed: int | None, shard: int = 0, num_shards: int = 1):
+    """An endless tf.data pipeline of this worker's (inputs, targets) batches; `plan.num_batches` a pass.
+
+    Pass p is ordered by `np.random.default_rng([seed, p])`, counted from 0 for every new iterator,
+    so the batches do not depend on how often Keras restarts the iterator (it peeks at one batch
+    before training under a distribution strategy).
+    """
+    import tensorflow as tf
+
+    base = seed if seed is not None else int.from_bytes(os.urandom(4), "little")
+
+    def generator(epoch):
+        rng = np.random.default_rng([base, int(epoch)])  # one independent, reproducible order per pass
+        yield from plan.batches(corpus, rng, shard, num_shards)
+
+    targets = tf.TensorSpec([None, None] if recurrent else [None], tf.int32)
+    spec = (tf.TensorSpec([None, None], tf.int32), targets)
+    ds = tf.data.Dataset.counter().flat_map(
+        lambda epoch: tf.data.Dataset.from_generator(generator, args=(epoch,), output_signature=spec)
+    )
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    return ds.with_options(options).prefetch(4)
