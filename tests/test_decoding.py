@@ -152,6 +152,18 @@ def test_wide_beam_is_exhaustive_search(table, norm, alpha):
     assert [ids_of(lm, h) for h in top] == [f[1] for f in every[:10]]
 
 
+@pytest.mark.parametrize("norm", ["none", "gnmt"])
+def test_wide_compiled_beam_is_exhaustive_search_on_a_trained_model(norm):
+    lm = trained()  # 21 words: 1 + 21 + 21² continuations of at most 2 words
+    every = exhaustive(lm, "jill", 2, norm)
+    assert len(every) == 1 + 21 + 21 * 21
+    hyps = generate(lm, "jill", strategy="beam", beam_size=len(every), num=len(every), max_words=2, length_norm=norm)
+    assert len(hyps) == len(every)
+    np.testing.assert_allclose([h.score for h in hyps], [f[0] for f in every], atol=1e-5)
+    for h in hyps:  # the same hypothesis, or one tied with it to float32 rounding
+        assert (ids_of(lm, h), h.eos) in {(f[1], f[3]) for f in every if abs(f[0] - h.score) < 1e-5}
+
+
 def test_wide_beam_is_exhaustive_under_constraints():
     lm = TableLM(WORDS, scrambled)
     b = lm.vocab.token_to_id["b"]

@@ -5,7 +5,8 @@
 
 Every strategy works on one primitive, the model's next-token log-probabilities for a batch of
 histories (`state.Stepper`: carried LSTM state for `sequence`, `char` and `line` models, batched
-re-reading for the others), so the decoders can be tested on a hand-made stub (`tests/stubs.py`).
+re-reading for the others), so the decoders can be tested on a hand-made stub (`tests/stubs.py`);
+for LSTM models, compiled paths compute the same numbers with fewer TensorFlow calls.
 
 Conventions: natural log; `<s>` is context only, never generated nor scored; `</s>` is generated
 and counted in `logprob` when a hypothesis ends with it (`eos`). A hypothesis's `logprob` is the
@@ -18,7 +19,9 @@ from its own generator seeded with `seed`).
 
 Modules: `options` (the knobs, length normalisation), `hypothesis` (prompts in, results out),
 `state` (the model as a stepper), `constraints` (what may be generated), `sampling` (how a token
-is picked), `search` (greedy and sampling loop), `beam` (beam search).
+is picked), `search` (greedy and sampling loop), `beam` (beam search), `compiled` (TensorFlow
+fast paths for LSTM models: prompt reading, the whole greedy search, the beam step; each checked
+equal to the stepwise numpy path).
 Not here: the top-n next words of `wordlm next` (the scorer's), the command line (`cli/decode_cmds.py`).
 """
 

@@ -6,9 +6,8 @@ per step. Each step, for each prompt:
      logprob(b) + ln p(t | b) (natural log, the model's own numbers);
   2. candidates are ranked by that score, ties by (beam rank, token id), lower first; only the
      best 2·beam_size are looked at. Each beam first offers its own 2·beam_size best tokens
-     (a *source* of candidates: `compiled.BeamSource` for LSTM models, whose state never leaves
-     TensorFlow, else `NumpySource` over `state.Stepper`); the prompt's best 2·beam_size are
-     among them, since adding a beam's logprob keeps the order of its tokens;
+     (`row_top`); the prompt's best 2·beam_size are among them, since adding a beam's logprob
+     keeps the order of its tokens (`merge_candidates`);
   3. a `</s>` candidate ranked within the first beam_size is a finished hypothesis; the first
      beam_size other candidates become the next live beams (so a finished line never costs a slot);
   4. live beams that reach the prompt's word budget finish there, without `</s>`; a beam with
@@ -21,7 +20,11 @@ hypotheses and the `num`-th best score is at least the best score any live beam 
 reach: logprob(best live) / norm(budget) (log-probabilities only decrease and the normalisers only
 grow with length). With `length_norm` none and beam_size 1 this is greedy decoding exactly.
 A beam wider than the number of possible continuations never prunes, so it returns the
-exhaustive top `num`. Non-job: masks, the model, sampling.
+exhaustive top `num`.
+
+For LSTM models (where carried state is exact) the same search runs as one compiled loop
+(`compiled_beam.py`); here it runs step by step over `state.Stepper` (every framing, every mask).
+Non-job: masks, the model, sampling.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wordlm.decoding.compiled import BeamSource, state_applies
+from wordlm.decoding.compiled import state_applies
+from wordlm.decoding.compiled_beam import beam_batch
 from wordlm.decoding.constraints import Constraints
 from wordlm.decoding.hypothesis import Hypothesis, Prompt, make_hypothesis
 from wordlm.decoding.options import DecodeOptions, length_normalised
@@ -109,9 +113,12 @@ class NumpySource:
 def beam_search(lm, prompts: list[Prompt], options: DecodeOptions, source: str = "auto") -> list[list[Hypothesis]]:
     """The `options.num` best hypotheses per prompt, sorted by score (ties: by token ids).
 
-    `source`: "auto" (compiled for LSTM models where exact, else numpy), "numpy", or "reread"
-    (numpy without carried state); all give the same hypotheses (a test checks).
+    `source`: "auto" (the compiled loop for LSTM models where exact, else stepwise), "numpy"
+    (stepwise, carried state), or "reread" (stepwise, re-reading histories); all give the same
+    hypotheses (a test checks).
     """
+    if source == "auto" and state_applies(lm, prompts, options):
+        return beam_batch(lm, prompts, options)
     width, num = options.beam_size, options.num
     finished: list[list[_Finished]] = [[] for _ in prompts]
 
@@ -131,10 +138,7 @@ def beam_search(lm, prompts: list[Prompt], options: DecodeOptions, source: str =
     if not beams:
         return _results(lm, prompts, finished, num)
     histories = [prompts[b.prompt].history for b in beams]
-    if source == "auto" and state_applies(lm, prompts, options):
-        cands = BeamSource(lm, options, histories, 2 * width)
-    else:
-        cands = NumpySource(lm, options, histories, 2 * width, carry_state=source != "reread")
+    cands = NumpySource(lm, options, histories, 2 * width, carry_state=source != "reread")
     words = 0
     while beams:
         next_beams, parents = [], []

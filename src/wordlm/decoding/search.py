@@ -8,6 +8,9 @@ all prompts through one batched model call per step (`Stepper`). Each step:
   4. rows that picked `</s>`, had nothing left to pick, or used up their word budget are finished
      and leave the batch; the others are extended by their token.
 
+Greedy decoding of an LSTM model skips this loop: `compiled.greedy_batch` runs the same search as
+one compiled `tf.while_loop` (a test checks both give the same hypotheses).
+
 Randomness: prompt i draws from its own `numpy.random.default_rng(seed)`, one uniform per live row
 per step, in row order; so a prompt's samples do not depend on which other prompts share the batch,
 and the same seed gives the same samples. Non-job: beam search (`beam.py`), masks, shaping.
