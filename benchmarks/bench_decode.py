@@ -8,8 +8,10 @@ reading included. Configurations:
 
 - `tutorial`: the tutorial's loop on the same Keras model: each word, re-read the whole prefix
   (pre-padded to a fixed length), one `model.predict`, argmax.
-- `greedy`, `sample` (plain, and with top-k 50 + top-p 0.9), `beam` 1, 4, 8: `wordlm.decoding`
-  (carried LSTM state, one compiled step per generated word for all beams).
+- `greedy`, `beam` 1, 4, 8: `wordlm.decoding` (carried LSTM state; each search is one compiled
+  `tf.while_loop`, all beams of a step in one batched model evaluation);
+- `sample` (plain, and with top-k 50 + top-p 0.9): one compiled `lm.step` per word + numpy draws;
+- `beam8_stepwise`: beam 8 driven step by step from numpy (the path `no_repeat_ngram` takes).
 - `greedy_long_prompt`: greedy after a 200-word prompt (the step cost must not grow with the
   prefix; `read_200_word_prompt` times the prompt reading alone, so the two can be told apart).
 - `greedy_batch64`: 64 prompts side by side; ms per generated word per prompt.
@@ -105,7 +107,9 @@ def main(argv=None) -> None:
 
     import tensorflow as tf
 
-    from wordlm.decoding import generate, generate_batch
+    from wordlm.decoding import DecodeOptions, generate, generate_batch
+    from wordlm.decoding.beam import beam_search
+    from wordlm.decoding.hypothesis import prepare_prompts
 
     lm = build_lm(args.vocab, args.units, args.layers)
     rng = np.random.default_rng(0)
@@ -115,6 +119,7 @@ def main(argv=None) -> None:
     batch = [" ".join(rng.choice(words, size=5)) for _ in range(64)]
     w = args.words
     common = dict(max_words=w, min_words=w)
+    beam8 = DecodeOptions(strategy="beam", beam_size=8, **common).validate()
 
     print(json.dumps({
         "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
@@ -138,6 +143,7 @@ def main(argv=None) -> None:
         "beam1": (lambda: generate(lm, prompt, strategy="beam", beam_size=1, **common), w, {}),
         "beam4": (lambda: generate(lm, prompt, strategy="beam", beam_size=4, **common), w, {}),
         "beam8": (lambda: generate(lm, prompt, strategy="beam", beam_size=8, **common), w, {}),
+        "beam8_stepwise": (lambda: beam_search(lm, prepare_prompts(lm, [prompt], w), beam8, "numpy"), w, {}),
         "greedy_long_prompt": (lambda: generate(lm, long_prompt, strategy="greedy", **common), w,
                                {"prompt_words": 200}),
         "read_200_word_prompt": (lambda: read_state(lm, long_prompt), 1,
