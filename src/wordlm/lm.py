@@ -27,7 +27,7 @@ from typing import Sequence
 import numpy as np
 
 from wordlm.framings import Framing, LineFraming
-from wordlm.model import ModelSize, forward_flops_per_token
+from wordlm.model import ModelSize, Network, forward_flops_per_token
 from wordlm.text import Tokenizer
 from wordlm.vocab import BOS_ID, EOS_ID, PAD_ID, Vocabulary
 
@@ -211,6 +211,10 @@ class LanguageModel:
             self._compiled = _compile(self)
         return self._compiled
 
+    def network(self) -> Network:
+        """The Keras model's layers and the never-predicted mask, for compiled inference code."""
+        return Network(self.keras_model, self.size, self.never_predicted())
+
     def reset_compiled(self) -> None:
         """Forget compiled functions (after the Keras model's weights object was replaced)."""
         self._compiled = None
@@ -220,37 +224,19 @@ def _compile(lm: LanguageModel) -> dict:
     """Build the compiled inference functions from the Keras model's own layers (shared weights)."""
     import tensorflow as tf
 
-    model = lm.keras_model
-    embedding = model.get_layer("embedding")
-    lstms = [model.get_layer(f"lstm_{i + 1}") for i in range(lm.size.layers)]
-    dense = model.get_layer("logits")
-    mask_bias = np.zeros(lm.vocab_size, dtype=np.float32)
-    mask_bias[lm.never_predicted()] = -np.inf
-    mask_bias = tf.constant(mask_bias)
-    units = lm.size.units
-
-    def log_softmax(logits):
-        return tf.nn.log_softmax(logits + mask_bias, axis=-1)
-
-    def features(x):
-        h = embedding(x)
-        mask = tf.not_equal(x, PAD_ID)
-        for layer in lstms:
-            h = layer(h, mask=mask, training=False)
-        return h
-
+    net = lm.network()
     fns = {}
     if lm.framing.recurrent:
 
         @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32)])
         def next_recurrent(x, lengths):
-            h = features(x)  # [B, T, units]
+            h = net.features(x, PAD_ID)  # [B, T, units]
             last = tf.gather(h, lengths - 1, axis=1, batch_dims=1)
-            return log_softmax(dense(last))
+            return net.log_softmax(last)
 
         @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2)
         def targets_recurrent(x, y):
-            lp = log_softmax(dense(features(x)))  # [B, T, V]
+            lp = net.log_softmax(net.features(x, PAD_ID))  # [B, T, V]
             return tf.gather(lp, y, axis=2, batch_dims=2)
 
         fns.update(next_recurrent=next_recurrent, targets_recurrent=targets_recurrent)
@@ -259,11 +245,11 @@ def _compile(lm: LanguageModel) -> dict:
 
         @tf.function(input_signature=[tf.TensorSpec([None, length], tf.int32)])
         def next_fixed(x):
-            return log_softmax(dense(features(x)))
+            return net.log_softmax(net.features(x, PAD_ID))
 
         @tf.function(input_signature=[tf.TensorSpec([None, length], tf.int32), tf.TensorSpec([None], tf.int32)])
         def targets_fixed(x, y):
-            lp = log_softmax(dense(features(x)))
+            lp = net.log_softmax(net.features(x, PAD_ID))
             return tf.gather(lp, y, axis=1, batch_dims=1)
 
         fns.update(next_fixed=next_fixed, targets_fixed=targets_fixed)
@@ -272,14 +258,8 @@ def _compile(lm: LanguageModel) -> dict:
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, lm.state_size], tf.float32)])
         def step(ids, state):
-            x = tf.gather(embedding.embeddings, ids)  # plain lookup: no mask to carry
-            new = []
-            for i, layer in enumerate(lstms):
-                h = state[:, 2 * i * units : (2 * i + 1) * units]
-                c = state[:, (2 * i + 1) * units : (2 * i + 2) * units]
-                x, (h2, c2) = layer.cell(x, [h, c], training=False)
-                new += [h2, c2]
-            return log_softmax(dense(x)), tf.concat(new, axis=1)
+            h, new_state = net.cell_step(ids, state)
+            return net.log_softmax(h), new_state
 
         fns["step"] = step
     return fns

@@ -119,27 +119,14 @@ def _functions(lm) -> dict:
 def _build(lm) -> dict:
     import tensorflow as tf
 
-    model = lm.keras_model
-    embedding = model.get_layer("embedding")
-    lstms = [model.get_layer(f"lstm_{i + 1}") for i in range(lm.size.layers)]
-    dense = model.get_layer("logits")
-    units, size, vocab = lm.size.units, lm.state_size, lm.vocab_size
-    model_mask = np.zeros(vocab, dtype=np.float32)
-    model_mask[lm.never_predicted()] = -np.inf
-    model_mask = tf.constant(model_mask)
-    top_h = slice(size - 2 * units, size - units)  # h of the last layer: the network's output
+    net = lm.network()
+    size, vocab = lm.state_size, lm.vocab_size
     is_eos = tf.equal(tf.range(vocab, dtype=tf.int32), EOS_ID)
 
     def cells(ids, state):
         """Read one token per row; padded rows keep their state."""
-        x = tf.gather(embedding.embeddings, ids)
-        new = []
-        for i, layer in enumerate(lstms):
-            h = state[:, 2 * i * units : (2 * i + 1) * units]
-            c = state[:, (2 * i + 1) * units : (2 * i + 2) * units]
-            x, (h2, c2) = layer.cell(x, [h, c], training=False)
-            new += [h2, c2]
-        return tf.where(tf.not_equal(ids, PAD_ID)[:, None], tf.concat(new, axis=1), state)
+        _, new = net.cell_step(ids, state)
+        return tf.where(tf.not_equal(ids, PAD_ID)[:, None], new, state)
 
     def read_all(ids):  # [time, batch] -> state [batch, size]
         zero = tf.zeros([tf.shape(ids)[1], size])
@@ -147,8 +134,10 @@ def _build(lm) -> dict:
                                  (tf.constant(0), zero))
         return state
 
+    top_h = slice(size - 2 * net.units, size - net.units)  # h of the last layer: the network's output
+
     def logprobs(state):
-        return tf.nn.log_softmax(dense(state[:, top_h]) + model_mask, axis=-1)
+        return net.log_softmax(state[:, top_h])
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])
     def read(ids):
