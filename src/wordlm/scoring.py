@@ -64,8 +64,9 @@ class Options:
 
 @dataclass
 class SentenceScore:
-    """One line's scores. `logprobs[k]` is ln p(tokens[k] | what precedes it), NaN where the token is
-    context only or a skipped OOV; `tokens` ends with `</s>` when it was predicted."""
+    """One line's scores. `tokens` are in the model's reading order and end with `</s>` when the line
+    has an end marker (boundaries, `eos`); `logprobs[k]` is ln p(tokens[k] | what precedes it), NaN
+    where the token is context only (the first `context` tokens) or a skipped OOV."""
 
     text: str
     tokens: list[str]
@@ -223,7 +224,7 @@ def _prepare(lm, text: str, options: Options):
 
 
 def score_stream(lm, numbered: Iterable[tuple[int, str]], options: Options = Options(),
-                 batch_size: int = 256) -> Iterator[tuple[int, SentenceScore]]:
+                 batch_size: int = 1024) -> Iterator[tuple[int, SentenceScore]]:
     """Score `(line_number, text)` pairs `batch_size` lines at a time, yielding them in order.
 
     Memory is bounded by one batch. When reading fails (a `WordlmError`, e.g. invalid UTF-8), the
