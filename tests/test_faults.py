@@ -58,3 +58,27 @@ def test_sigkill_during_saves_never_breaks_the_model(tmp_path):
         assert all(n.startswith("model-") and n.endswith(".keras") for n in sorted(visible)[:-1])
     assert kills == 12
     print(f"faults injected: {kills} SIGKILLs during saves; model loaded after each")
+
+
+def test_sigkill_during_training_with_checkpoints(tmp_path, rhyme_file):
+    """`wordlm train -o DIR` checkpoints every epoch; SIGKILL at random moments never leaves a
+    model directory that fails to load."""
+    from wordlm import saving
+
+    rng = random.Random(1)
+    d = tmp_path / "model"
+    loaded = 0
+    for round_ in range(4):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wordlm", "train", rhyme_file, "-o", str(d), "--epochs", "400", "--units", "8",
+             "--embedding-dim", "8", "-q", "--seed", str(round_)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(12.0, 30.0))  # TensorFlow start-up, then somewhere in the epochs
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if (d / "wordlm.json").exists():
+            lm = saving.load(d)
+            assert np.all(np.isfinite(lm.stream_logprobs([lm.stream("jack and jill")])[0]))
+            loaded += 1
+    assert loaded >= 1, "no checkpoint was ever written: kill later or check per-epoch checkpoints"
+    print(f"faults injected: 4 SIGKILLs during training; the checkpoint loaded after {loaded} of them")
