@@ -112,3 +112,14 @@ def test_load_rejects_non_models(tmp_path):
     (d / "wordlm.json").write_text("{not json")
     with pytest.raises(ModelError, match="corrupt"):
         saving.load(d)
+
+
+def test_batches_bound_rows_and_padded_positions():
+    from wordlm.lm import _batches
+
+    lengths = [3, 5, 5, 8, 40, 100]
+    batches = list(_batches(list(range(6)), lengths, max_rows=3, max_tokens=40))
+    assert [i for b in batches for i in b] == list(range(6))
+    for b in batches:
+        assert len(b) <= 3
+        assert len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 40

@@ -127,8 +127,7 @@ class LanguageModel:
         if self.framing.recurrent:
             # Sort by length so each batch pads little; one forward pass per batch.
             order = sorted((i for i in range(len(streams)) if len(streams[i]) > first), key=lambda i: len(streams[i]))
-            for lo in range(0, len(order), batch_size):
-                idx = order[lo : lo + batch_size]
+            for idx in _batches(order, [len(s) for s in streams], batch_size, MAX_LOGITS // self.vocab_size):
                 longest = max(len(streams[i]) for i in idx) - 1
                 x = np.zeros((len(idx), longest), dtype=np.int32)
                 y = np.zeros((len(idx), longest), dtype=np.int32)
@@ -218,6 +217,23 @@ class LanguageModel:
     def reset_compiled(self) -> None:
         """Forget compiled functions (after the Keras model's weights object was replaced)."""
         self._compiled = None
+
+
+MAX_LOGITS = 1 << 26  # at most this many float32 logits (256 MiB) in one forward pass
+
+
+def _batches(order: list[int], lengths: list[int], max_rows: int, max_tokens: int):
+    """Split length-sorted stream indices into batches of at most `max_rows` rows and at most
+    `max_tokens` padded positions (rows × longest), so a [batch, time, vocab] pass stays bounded.
+    A single stream longer than `max_tokens` is a batch of its own."""
+    batch: list[int] = []
+    for i in order:
+        if batch and (len(batch) >= max_rows or (len(batch) + 1) * lengths[i] > max_tokens):
+            yield batch
+            batch = []
+        batch.append(i)
+    if batch:
+        yield batch
 
 
 def _compile(lm: LanguageModel) -> dict:
