@@ -113,3 +113,21 @@ def test_train_command_usage_errors(tmp_path):
     assert result.exit_code == 2 and "--freeze-embeddings needs --embeddings" in result.output
     result = CliRunner().invoke(cli, ["train", str(tmp_path / "missing.txt"), "-o", str(tmp_path / "m"), "-q"])
     assert result.exit_code == 1 and "missing.txt: no such file" in result.output
+
+
+def test_perplexity_is_independent_of_grouping_and_matches_the_token_scores():
+    from conftest import tiny_model
+    from wordlm.training import perplexity
+
+    lm = tiny_model("sequence")
+    streams = [lm.stream(t) for t in ("jack and jill", "went up the hill to fetch a pail of water", "jill", "jack fell down")]
+    scores = lm.stream_logprobs(streams)
+    expected = float(np.exp(-sum(s.sum() for s in scores) / sum(len(s) for s in scores)))
+    assert perplexity(lm, streams) == pytest.approx(expected, rel=1e-6)
+    assert perplexity(lm, streams, max_logits=1) == pytest.approx(expected, rel=1e-6)  # one stream per group
+
+
+def test_bad_utf8_on_stdin_names_stdin_and_the_line(tmp_path):
+    result = CliRunner().invoke(cli, ["train", "-", "-o", str(tmp_path / "m"), "-q"], input=b"jack went up\n\xff\xfe\n")
+    assert result.exit_code == 1
+    assert "<stdin>:2: invalid UTF-8" in result.output

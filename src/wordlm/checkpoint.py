@@ -49,7 +49,7 @@ class Checkpointer:
     def interrupted(self, lm) -> str:
         """Leave a usable model behind after an interrupt; returns a one-line account of it."""
         if not self.active:
-            return "interrupted"
+            return ""
         if self.saved_epoch is None:
             save(lm, self.directory)
             return f"interrupted before the first epoch ended: saved the current weights to {self.directory}"

@@ -13,7 +13,7 @@ Job: feed `keras.Model.fit` without ever holding the corpus, or its example matr
    `steps_per_epoch`: the dataset repeats and is never rebuilt between epochs):
    - `RecurrentPlan` (`sequence`, `char`): an example is a whole stream, inputs `s[:-1]`, targets
      `s[1:]` (teacher forcing). Streams are bucketed by input length, rounded up to a multiple of
-     `length_step` tokens, so padding does not dominate; each bucket has a fixed number of rows,
+     `length_step` tokens (8 with fixed shapes, else 2), so padding does not dominate; each bucket has a fixed number of rows,
      at most `batch_size` and at most `max_batch_tokens / length` (the logits tensor holds
      rows × length × vocabulary floats: this bounds memory on long lines). Streams are drawn at
      random within their bucket and the batches of all buckets are shuffled together.
@@ -21,8 +21,9 @@ Job: feed `keras.Model.fit` without ever holding the corpus, or its example matr
      the last `input_length` ids of its stream before it, left-padded with `<pad>` (exactly
      `framing.context`, a test checks it against `framing.examples`). Positions are shuffled in a
      buffer of `buffer_blocks` blocks of `block` consecutive positions, the blocks in random order.
-   Every batch of a bucket has the same shape: the last one is filled up with rows whose targets
-   are all `<pad>`, which the loss ignores (`ignore_class=0`), so XLA compiles once per bucket.
+   For XLA (`fixed_shapes`), every batch of a bucket has the same shape: the last one is filled up
+   with rows whose targets are all `<pad>`, which the loss ignores (`ignore_class=0`), so XLA
+   compiles once per bucket; otherwise a recurrent batch is cut to its longest stream.
 4. `make_dataset` wraps a plan in `tf.data` (one `from_generator` per pass, endless). With
    `num_shards` > 1 (multi-worker training) every worker computes the same global plan from the
    seed and reads only its own slice of rows of each global batch: the union of the workers'
@@ -35,8 +36,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -45,7 +44,7 @@ import numpy as np
 
 from wordlm.errors import InputError
 from wordlm.framings import Framing
-from wordlm.text import Tokenizer, read_corpus
+from wordlm.text import Tokenizer, read_corpus, read_lines
 from wordlm.vocab import PAD_ID, UNK_ID, Vocabulary
 
 FILLER_ID = UNK_ID  # first input of a filler row (a row needs one unmasked input); its targets are <pad>
@@ -60,13 +59,17 @@ def token_lines(paths: Sequence[str], tokenizer: Tokenizer, reverse: bool = Fals
 
 
 def rereadable(paths: Sequence[str], directory: Path) -> list[str]:
-    """The paths, with `-` (stdin, readable once) replaced by a copy of it in `directory`."""
+    """The paths, with `-` (stdin, readable once) replaced by a UTF-8 copy of it in `directory`.
+
+    The copy is checked as it is made, so errors name `<stdin>` and its line, not the copy.
+    """
     out = []
     for p in paths:
         if p == "-":
             copy = Path(directory) / "stdin.txt"
-            with open(copy, "wb") as f:
-                shutil.copyfileobj(sys.stdin.buffer, f, 1 << 20)
+            with open(copy, "w", encoding="utf-8", newline="\n") as f:
+                for _number, text in read_lines("-"):
+                    f.write(text + "\n")
             p = str(copy)
         out.append(str(p))
     return out
@@ -151,14 +154,21 @@ def split_rows(rows: int, shard: int, num_shards: int) -> slice:
 
 
 class RecurrentPlan:
-    """Length-bucketed batches of whole streams for the `sequence` and `char` framings."""
+    """Length-bucketed batches of whole streams for the `sequence` and `char` framings.
 
-    def __init__(self, lengths: np.ndarray, batch_size: int, max_batch_tokens: int, length_step: int = 8,
-                 multiple: int = 1):
+    With `fixed_shapes` (for XLA) every batch of a bucket is <int32>[rows, bucket length], the last
+    one filled up with filler rows; without, a batch is as long as its longest stream and only as
+    many rows as it has streams (rounded up to a multiple of the replicas).
+    """
+
+    def __init__(self, lengths: np.ndarray, batch_size: int, max_batch_tokens: int, length_step: int | None = None,
+                 multiple: int = 1, fixed_shapes: bool = True):
         inputs = np.asarray(lengths, dtype=np.int64) - 1  # a stream of n tokens has n - 1 targets
         usable = np.flatnonzero(inputs >= 1)
         if usable.size == 0:
             raise InputError("no training examples: every line is too short for this framing")
+        # Wide buckets when each bucket costs an XLA compile, narrow ones otherwise.
+        length_step = length_step or (8 if fixed_shapes else 2)
         padded = -(-inputs[usable] // length_step) * length_step
         self.buckets: list[tuple[int, int, np.ndarray]] = []  # (length, rows, stream indices)
         for length in np.unique(padded):
@@ -168,6 +178,9 @@ class RecurrentPlan:
         self.num_batches = sum(math.ceil(len(idx) / rows) for _, rows, idx in self.buckets)
         self.examples = int(usable.size)
         self.predicted = int(inputs[usable].sum())
+        self.multiple, self.fixed_shapes = multiple, fixed_shapes
+        self.inputs = inputs  # <int64>[streams]: input length of each stream
+        # Tokens computed per pass, padding included (an upper bound without fixed shapes).
         self.padded_tokens = sum(math.ceil(len(idx) / rows) * rows * length for length, rows, idx in self.buckets)
 
     @property
@@ -185,6 +198,9 @@ class RecurrentPlan:
         for k in rng.permutation(len(plan)):
             b, chosen = plan[k]
             length, rows, _ = self.buckets[b]
+            if not self.fixed_shapes:
+                length = int(self.inputs[chosen].max())
+                rows = -(-len(chosen) // self.multiple) * self.multiple
             part = split_rows(rows, shard, num_shards)
             x = np.zeros((rows, length), dtype=np.int32)
             y = np.zeros((rows, length), dtype=np.int32)
@@ -252,10 +268,11 @@ class FixedPlan:
         return x[part], y[part]
 
 
-def make_plan(corpus: EncodedCorpus, framing: Framing, batch_size: int, max_batch_tokens: int, multiple: int = 1):
+def make_plan(corpus: EncodedCorpus, framing: Framing, batch_size: int, max_batch_tokens: int, multiple: int = 1,
+              fixed_shapes: bool = True):
     """The batch plan for a framing over an encoded corpus; rows per batch a multiple of `multiple`."""
     if framing.recurrent:
-        return RecurrentPlan(corpus.lengths, batch_size, max_batch_tokens, multiple=multiple)
+        return RecurrentPlan(corpus.lengths, batch_size, max_batch_tokens, multiple=multiple, fixed_shapes=fixed_shapes)
     return FixedPlan(corpus.lengths, framing.first_target, framing.input_length, batch_size, multiple=multiple)
 
 

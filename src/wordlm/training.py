@@ -146,11 +146,29 @@ def new_language_model(corpus: Corpus, config: TrainConfig) -> LanguageModel:
     return LanguageModel(tokenizer, vocab, framing, config.size, network, info)
 
 
-def perplexity(lm: LanguageModel, streams: list[list[int]]) -> float:
-    """exp(-mean ln p) over every predicted token of the streams (`</s>` counted, OOV as `<unk>`)."""
-    scores = lm.stream_logprobs(streams)
-    total = sum(float(s.sum()) for s in scores)
-    count = sum(len(s) for s in scores)
+def perplexity(lm: LanguageModel, streams: list[list[int]], max_logits: int = LOGITS_BUDGET) -> float:
+    """exp(-mean ln p) over every predicted token of the streams (`</s>` counted, OOV as `<unk>`).
+
+    Streams are scored in groups of similar length small enough that a group's logits tensor
+    (streams × length × vocabulary floats) stays within `max_logits`: memory stays bounded on
+    corpora with long lines and large vocabularies.
+    """
+    order = sorted(range(len(streams)), key=lambda i: len(streams[i]))
+    total, count, group = 0.0, 0, []
+
+    def flush():
+        nonlocal total, count
+        for s in lm.stream_logprobs(group, batch_size=max(1, len(group))):
+            total += float(s.sum())
+            count += len(s)
+        group.clear()
+
+    for i in order:
+        if group and (len(group) >= 64 or (len(group) + 1) * len(streams[i]) * lm.vocab_size > max_logits):
+            flush()
+        group.append(streams[i])
+    if group:
+        flush()
     return math.exp(-total / count) if count else float("nan")
 
 
@@ -174,6 +192,9 @@ def train(
     `valid`, `valid_ppl`.
     """
     config.validate()
+    for path in list(valid or []) + list(texts):
+        if path != "-" and not Path(path).exists():  # fail before the long passes over the corpus
+            raise InputError(f"{path}: no such file")
     started = time.time()
     strategy = distribute.make_strategy(config.distribute)  # first: before TensorFlow runs anything
     chief = distribute.is_chief(strategy)
@@ -196,7 +217,8 @@ def train(
                 optimizer = None
             if config.embeddings:
                 _load_embeddings(lm, config, corpus, verbose)
-            plan = make_plan(corpus, lm.framing, config.batch_size, _batch_tokens(config, lm), distribute.replicas(strategy))
+            plan = make_plan(corpus, lm.framing, config.batch_size, _batch_tokens(config, lm), distribute.replicas(strategy),
+                             fixed_shapes=config.jit_compile)
             dataset = distribute.distribute_dataset(
                 strategy, lambda shard, shards: make_dataset(corpus, plan, lm.framing.recurrent, config.seed, shard, shards)
             )
@@ -226,7 +248,8 @@ def train(
         except KeyboardInterrupt:
             log.finish(interrupted=True)
             message = checkpointer.interrupted(lm)
-            print(message, file=sys.stderr)
+            if message:
+                print(message, file=sys.stderr)
             raise
         log.finish(interrupted=False)
         if checkpointer.active:
