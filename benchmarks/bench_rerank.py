@@ -38,6 +38,7 @@ def speed(args) -> None:
     from wordlm.training import TrainConfig, new_language_model, read_tokenized
     from wordlm.text import Tokenizer
 
+    load0 = round(os.getloadavg()[0], 2)
     keras.utils.set_random_seed(0)
     corpus = read_tokenized([str(DATA / "lm-text" / "librispeech.train.txt")], Tokenizer("keras"))
     config = TrainConfig(max_vocab=10000, size=ModelSize(200, 200, 2, 0.0))
@@ -83,10 +84,13 @@ def speed(args) -> None:
     nodes = _trie_nodes(streams)
 
     # 3. plain batched forward pass over every hypothesis
-    lm.stream_logprobs(streams[:10])
-    t, c = time.perf_counter(), time.process_time()
-    plain = np.array([x.sum() for x in lm.stream_logprobs(streams, batch_size=args.batch_size)])
-    plain_s, plain_cpu = time.perf_counter() - t, time.process_time() - c
+    if args.no_plain:
+        plain, plain_s, plain_cpu = trie_only, float("nan"), float("nan")
+    else:
+        lm.stream_logprobs(streams[:10])
+        t, c = time.perf_counter(), time.process_time()
+        plain = np.array([x.sum() for x in lm.stream_logprobs(streams, batch_size=args.batch_size)])
+        plain_s, plain_cpu = time.perf_counter() - t, time.process_time() - c
 
     # 4. the command itself, end to end (start-up, model load, compile, read, score, WER, write)
     import subprocess
@@ -106,9 +110,9 @@ def speed(args) -> None:
                           "seconds": round(command_s, 2), "exit": proc.returncode, "lines_out": out_lines,
                           "stderr_tail": proc.stderr.strip().splitlines()[-3:]}), flush=True)
 
-    diff = float(np.max(np.abs(plain - trie_scores)))
+    diff = None if args.no_plain else float(np.max(np.abs(plain - trie_scores)))
     flop = lm.flops_per_token
-    print(json.dumps({**common, "config": "rerank (read + trie LM scores + WER of all hypotheses + report)",
+    print(json.dumps({**common, "load_average_1min_at_start": load0, "config": "rerank (read + trie LM scores + WER of all hypotheses + report)",
                       "seconds": round(rerank_s + read_s, 2), "read_s": round(read_s, 2), "score_and_wer_s": round(rerank_s, 2),
                       "cpu_s": round(rerank_cpu, 1),
                       "wer_after": report.to_json()["reranked"]["wer"]}), flush=True)
@@ -116,9 +120,11 @@ def speed(args) -> None:
                       "trie_nodes_stepped": nodes,
                       "gflops": round(nodes * flop / trie_s / 1e9, 1), "max_abs_diff_vs_plain": diff,
                       "max_abs_diff_trie_runs": float(np.max(np.abs(trie_only - trie_scores)))}), flush=True)
-    print(json.dumps({**common, "config": f"LM scores, plain batched forward pass (batch {args.batch_size})",
-                      "seconds": round(plain_s, 2), "cpu_s": round(plain_cpu, 1), "gflops": round(tokens * flop / plain_s / 1e9, 1),
-                      "speedup_of_trie": round(plain_s / trie_s, 2)}), flush=True)
+    if not args.no_plain:
+        print(json.dumps({**common, "config": f"LM scores, plain batched forward pass (batch {args.batch_size})",
+                          "seconds": round(plain_s, 2), "cpu_s": round(plain_cpu, 1),
+                          "gflops": round(tokens * flop / plain_s / 1e9, 1), "speedup_of_trie": round(plain_s / trie_s, 2)}),
+              flush=True)
     print(json.dumps({"config": "matmul [256,200]x[200,V] float32", "gflops": round(matmul_gflops, 1),
                       "load_average_1min": round(os.getloadavg()[0], 2), "cores": os.cpu_count()}), flush=True)
 
@@ -133,35 +139,65 @@ def _trie_nodes(streams) -> int:
 
 
 def wer(args) -> None:
+    """Tune on the tune file, report the test files. With --second, a second LM B joins as a first-pass
+    field: first_pass' = first_pass + w·LM_B (w from --second-weights, chosen on the tune file with α, β:
+    for each w the best (α, β), then the w with the fewest errors, ties to the smaller w). The same as
+    `wordlm rerank B --all --json --lm-weight 0` (which adds the field "wordlm") followed by
+    `wordlm tune A ... --am score=1,wordlm=w`."""
+    from dataclasses import replace
+
     from wordlm import rerank as rr
     from wordlm.nbest import read_nbest
     from wordlm.saving import load
 
     lm = load(args.model)
-    am = rr.parse_am(args.am)
-    cache = rr.LMCache(lm)
-    t = time.perf_counter()
-    tune_scored = list(rr.score_nbest(lm, read_nbest(args.tune, required=am), am, cache=cache))
-    result = rr.tune(tune_scored, rr.parse_range(args.lm_weights, "--lm-weights"),
-                     rr.parse_range(args.word_bonuses, "--word-bonuses"))
-    tune_s = time.perf_counter() - t
-    base = {"model": args.model, "framing": lm.framing.name, "vocab": lm.vocab.num_words,
-            "valid_ppl": lm.info.get("best_valid_ppl"), "am": rr.format_am(am), "lm_weight": result.lm_weight,
-            "word_bonus": result.word_bonus}
-    print(json.dumps({**base, "split": str(args.tune), "role": "tune", "first_pass_wer": result.to_json()["first_pass_wer"],
-                      "reranked_wer": result.to_json()["wer"], "oracle_wer": result.to_json()["oracle_wer"],
-                      "seconds": round(tune_s, 1)}), flush=True)
-    for path in args.test:
-        t = time.perf_counter()
-        report = rr.Report(result.lm_weight, result.word_bonus)
+    cache = rr.LMCache(lm)  # LM scores shared by every --am setting
+    second = rr.LMCache(load(args.second)) if args.second else None
+    second_ws = rr.parse_range(args.second_weights, "--second-weights") if second else [0.0]
+
+    def scored(path, am):
         for s in rr.score_nbest(lm, read_nbest(path, required=am), am, cache=cache):
-            report.add(s)
-        r = report.to_json()
-        print(json.dumps({**base, "split": str(path), "role": "test", "first_pass_wer": r["first_pass"]["wer"],
-                          "reranked_wer": r["reranked"]["wer"], "oracle_wer": r["oracle"]["wer"],
-                          "sub_del_ins": [r["reranked"][k] for k in ("substitutions", "deletions", "insertions")],
-                          "changed": r["changed"], "improved": r["improved"], "worsened": r["worsened"],
-                          "seconds": round(time.perf_counter() - t, 1)}), flush=True)
+            yield s if second is None else (s, second([h.text for h in s.utt.hyps]))
+
+    def with_weight(item, w):
+        if second is None:
+            return item
+        s, lm_b = item
+        return replace(s, first_pass=s.first_pass + w * lm_b)
+
+    for am_spec in args.am or [None]:
+        am = rr.parse_am(am_spec)
+        t = time.perf_counter()
+        tune_items = list(scored(args.tune, am))
+        best = None
+        for w in second_ws:
+            result = rr.tune([with_weight(x, w) for x in tune_items], rr.parse_range(args.lm_weights, "--lm-weights"),
+                             rr.parse_range(args.word_bonuses, "--word-bonuses"))
+            if best is None or result.tuned.errors < best[1].tuned.errors:
+                best = (float(w), result)
+        w, result = best
+        tune_s = time.perf_counter() - t
+        base = {"model": args.model, "framing": lm.framing.name, "vocab": lm.vocab.num_words,
+                "valid_ppl": lm.info.get("best_valid_ppl"), "am": rr.format_am(am), "lm_weight": result.lm_weight,
+                "word_bonus": result.word_bonus, "grid": f"{args.lm_weights} x {args.word_bonuses}"}
+        if second is not None:
+            base.update(second=args.second, second_weight=w, second_grid=args.second_weights)
+        r = result.to_json()
+        print(json.dumps({**base, "split": str(args.tune), "role": "tune", "first_pass_wer": r["first_pass_wer"],
+                          "reranked_wer": r["wer"], "oracle_wer": r["oracle_wer"], "seconds": round(tune_s, 1)}), flush=True)
+        for path in args.test:
+            t = time.perf_counter()
+            report = rr.Report(result.lm_weight, result.word_bonus)
+            first = rr.Report(0.0, 0.0)
+            for item in scored(path, am):
+                report.add(with_weight(item, w))
+                first.add(with_weight(item, 0.0))
+            r = report.to_json()
+            print(json.dumps({**base, "split": str(path), "role": "test", "first_pass_wer": first.to_json()["first_pass"]["wer"],
+                              "reranked_wer": r["reranked"]["wer"], "oracle_wer": r["oracle"]["wer"],
+                              "sub_del_ins": [r["reranked"][k] for k in ("substitutions", "deletions", "insertions")],
+                              "changed": r["changed"], "improved": r["improved"], "worsened": r["worsened"],
+                              "seconds": round(time.perf_counter() - t, 1)}), flush=True)
 
 
 def main(argv=None) -> None:
@@ -170,13 +206,16 @@ def main(argv=None) -> None:
     s = sub.add_parser("speed")
     s.add_argument("--utterances", type=int, default=None)
     s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--no-plain", action="store_true", help="skip the (slow) plain forward pass")
     w = sub.add_parser("wer")
     w.add_argument("--model", required=True)
     w.add_argument("--tune", required=True)
     w.add_argument("--test", nargs="+", required=True)
-    w.add_argument("--am", default=None)
+    w.add_argument("--am", action="append", help="first-pass combination; repeat for several settings")
     w.add_argument("--lm-weights", default="0:2:0.05")
     w.add_argument("--word-bonuses", default="-2:2:0.25")
+    w.add_argument("--second", default=None, help="a second model (e.g. a backward one) added as a first-pass field")
+    w.add_argument("--second-weights", default="0:1:0.1")
     args = p.parse_args(argv)
     {"speed": speed, "wer": wer}[args.cmd](args)
 
