@@ -170,11 +170,29 @@ class RecurrentPlan:
         # Wide buckets when each bucket costs an XLA compile, narrow ones otherwise.
         length_step = length_step or (8 if fixed_shapes else 2)
         padded = -(-inputs[usable] // length_step) * length_step
+
+        def rows_for(length: int) -> int:
+            rows = max(1, min(batch_size, max_batch_tokens // length))
+            return max(multiple, rows - rows % multiple)  # every replica gets the same number of rows
+
+        # Group lengths into buckets of at least one full batch each (a small corpus is not cut
+        # into many small batches); the longest, possibly short, group joins the one before it.
+        values, counts = np.unique(padded, return_counts=True)
+        groups, current, count = [], [], 0
+        for value, n in zip(values.tolist(), counts.tolist()):
+            current.append(value)
+            count += n
+            if count >= rows_for(value):
+                groups.append(current)
+                current, count = [], 0
+        if current:
+            if groups:
+                groups[-1] += current
+            else:
+                groups.append(current)
         self.buckets: list[tuple[int, int, np.ndarray]] = []  # (length, rows, stream indices)
-        for length in np.unique(padded):
-            rows = max(1, min(batch_size, max_batch_tokens // int(length)))
-            rows = max(multiple, rows - rows % multiple)  # every replica gets the same number of rows
-            self.buckets.append((int(length), rows, usable[padded == length]))
+        for group in groups:
+            self.buckets.append((group[-1], rows_for(group[-1]), usable[np.isin(padded, group)]))
         self.num_batches = sum(math.ceil(len(idx) / rows) for _, rows, idx in self.buckets)
         self.examples = int(usable.size)
         self.predicted = int(inputs[usable].sum())
