@@ -96,7 +96,7 @@ def ranking(totals: np.ndarray) -> np.ndarray:
 class LMCache:
     """Sentence log-probabilities by hypothesis text: each distinct text is scored once."""
 
-    def __init__(self, lm, rows_per_call: int = 256):
+    def __init__(self, lm, rows_per_call: int | None = None):
         self.lm = lm
         self.rows_per_call = rows_per_call
         self.scores: dict[str, float] = {}
@@ -113,7 +113,7 @@ class LMCache:
         return np.array([self.scores[t] for t in texts], dtype=np.float64)
 
 
-def sentence_logprobs(lm, streams: Sequence[Sequence[int]], rows_per_call: int = 256) -> np.ndarray:
+def sentence_logprobs(lm, streams: Sequence[Sequence[int]], rows_per_call: int | None = None) -> np.ndarray:
     """<float64>[streams]: Σ_t ln p(s[t] | s[:t]) over each stream's predicted tokens (trie when exact)."""
     if not streams:
         return np.zeros(0)
@@ -124,7 +124,7 @@ def sentence_logprobs(lm, streams: Sequence[Sequence[int]], rows_per_call: int =
     return np.array([float(np.sum(x)) for x in lm.stream_logprobs(streams)], dtype=np.float64)
 
 
-def trie_logprobs(lm, streams: Sequence[Sequence[int]], rows_per_call: int = 256) -> np.ndarray:
+def trie_logprobs(lm, streams: Sequence[Sequence[int]], rows_per_call: int | None = None) -> np.ndarray:
     """Exact stream log-probabilities of a stateful model, reading each distinct prefix once.
 
     Trie node = a distinct prefix s[:t] (t ≥ 1) of some stream; its state is the LSTM state after
@@ -132,8 +132,11 @@ def trie_logprobs(lm, streams: Sequence[Sequence[int]], rows_per_call: int = 256
     from the zero state, exactly as `lm.start`). The edge into node s[:t+1] scores
     ln p(s[t] | s[:t]), read off the parent's next-token distribution; a stream's log-probability
     is the sum of the edges on its path. Level by level (depth = prefix length − 1), only nodes
-    with children are stepped, in chunks of `rows_per_call` rows.
+    with children are stepped, in chunks of `rows_per_call` rows (default: about 2M logits a call,
+    256 rows for a 10k vocabulary, where the [rows, V] logits still sit in cache; 4096 for characters).
     """
+    if rows_per_call is None:
+        rows_per_call = int(min(4096, max(256, 2**21 // lm.vocab_size)))
     first = lm.framing.first_target
     if first != 1:
         raise ValueError("trie scoring needs framing.first_target == 1")
