@@ -263,7 +263,7 @@ def _compile_fused(lm) -> StepFn | None:
             c = state[:, (2 * i + 1) * units : (2 * i + 2) * units]
             x, (h2, c2) = layer.cell(x, [h, c], training=False)
             new += [h2, c2]
-        logits = dense(x) + bias  # [N, V]
+        logits = tf.matmul(x, dense.kernel) + (dense.bias + bias)  # [N, V]; one pass adds both biases
         lse = tf.reduce_logsumexp(logits, axis=1)  # [N]
         picked = tf.gather_nd(logits, tf.stack([rows, targets], axis=1)) - tf.gather(lse, rows)
         return picked, tf.concat(new, axis=1)
