@@ -183,6 +183,10 @@ def wer(args) -> None:
         if second is not None:
             base.update(second=args.second, second_weight=w, second_grid=args.second_weights)
         r = result.to_json()
+        plain_first = rr.Report(0.0, 0.0)  # the recogniser's own choice (without the second LM)
+        for x in tune_items:
+            plain_first.add(with_weight(x, 0.0))
+        r["first_pass_wer"] = plain_first.to_json()["first_pass"]["wer"]
         print(json.dumps({**base, "split": str(args.tune), "role": "tune", "first_pass_wer": r["first_pass_wer"],
                           "reranked_wer": r["wer"], "oracle_wer": r["oracle_wer"], "seconds": round(tune_s, 1)}), flush=True)
         for path in args.test:
