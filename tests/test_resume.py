@@ -58,6 +58,10 @@ def test_resume_starts_from_the_saved_weights_and_optimizer_state(trained, tmp_p
         np.testing.assert_allclose(a, b, atol=1e-6)
     assert int(again.keras_model.optimizer.iterations.numpy()) == 15  # 10 saved steps + 5 more
     assert again.info["epochs_total"] == 3 and len(again.info["runs"]) == 2
+    shown = CliRunner().invoke(cli, ["info", str(copy)])
+    assert shown.exit_code == 0 and "3 epochs in 2 runs (last: 1)" in shown.output
+    summary = json.loads(CliRunner().invoke(cli, ["info", str(copy), "--json"]).output)
+    assert (summary["epochs_total"], summary["runs"], summary["epochs_run"]) == (3, 2, 1)
 
 
 def test_resume_keeps_the_vocabulary_new_words_become_unk(trained, tmp_path):

@@ -151,6 +151,8 @@ def info(model, as_json):
         "corpus": train_info.get("corpus"),
         "examples": train_info.get("examples"),
         "epochs_run": train_info.get("epochs_run"),
+        "epochs_total": train_info.get("epochs_total", train_info.get("epochs_run")),
+        "runs": len(train_info.get("runs") or []) or None,
         "best_epoch": train_info.get("best_epoch"),
         "valid_ppl": train_info.get("best_valid_ppl"),
         "format_version": config["format_version"],
@@ -173,9 +175,12 @@ def info(model, as_json):
         click.echo(f"corpus:       {corpus['lines']:,} lines, {corpus['tokens']:,} tokens, OOV rate {corpus['oov_rate']:.2%} "
                    f"({', '.join(corpus['files'])})")
     if summary["examples"] is not None:
-        click.echo(f"training:     {summary['examples']:,} examples, {summary['epochs_run']} epochs")
+        runs = summary["runs"] or 1
+        total = f"{summary['epochs_total']} epochs" + (f" in {runs} runs (last: {summary['epochs_run']})" if runs > 1 else "")
+        click.echo(f"training:     {summary['examples']:,} examples, {total}")
     if summary["valid_ppl"] is not None:
-        click.echo(f"validation:   perplexity {summary['valid_ppl']:.2f} (epoch {summary['best_epoch']})")
+        click.echo(f"validation:   perplexity {summary['valid_ppl']:.2f} (epoch {summary['best_epoch']}"
+                   + (" of the last run)" if (summary["runs"] or 1) > 1 else ")"))
 
 
 @cli.command()
