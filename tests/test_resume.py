@@ -116,3 +116,16 @@ def test_an_interrupted_run_leaves_a_model_that_loads(tmp_path, signum, after):
         assert "holds the model of epoch" in err and info["epochs_run"] >= 1 and not info["interrupted"]
     else:  # 750 steps in epoch 1: stopped inside it, the current weights were saved
         assert "saved the current weights" in err and info["interrupted"] and info["epochs_run"] == 0
+
+
+def test_first_signal_asks_to_stop_and_a_second_interrupts_at_once():
+    from wordlm.checkpoint import stop_on_interrupt
+
+    asked = []
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        with stop_on_interrupt(lambda: asked.append(1)):
+            os.kill(os.getpid(), signal.SIGINT)  # Python runs the handler before the next bytecode
+            assert asked == [1]
+            os.kill(os.getpid(), signal.SIGTERM)
+    assert asked == [1] and signal.getsignal(signal.SIGTERM) is before  # handlers restored

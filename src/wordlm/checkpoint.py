@@ -7,8 +7,9 @@
 - `Checkpointer.interrupted` is called when training stops on Ctrl-C or SIGTERM: if no epoch has
   been saved yet, the current weights are (the model is usable, `info["interrupted"]` says how
   far it got); otherwise the best epoch saved so far stays.
-- `sigterm_as_interrupt()` turns SIGTERM into KeyboardInterrupt while training runs, so both
-  stop the same way (between two training steps: weights are never half-updated).
+- `stop_on_interrupt(request_stop)` makes Ctrl-C and SIGTERM ask training to stop after the
+  current step (weights are never half-updated, no exception unwinds through Keras's loop); a
+  second signal interrupts at once.
 - `load_for_resume(directory)` loads a saved model (safe mode) together with its optimizer state:
   Keras's `.keras` file of a compiled model holds the optimizer's variables (Adam's moments and step
   count), so training continues where it stopped, not from a cold optimizer.
@@ -57,20 +58,31 @@ class Checkpointer:
 
 
 @contextlib.contextmanager
-def sigterm_as_interrupt():
-    """While inside, SIGTERM raises KeyboardInterrupt in the main thread (as Ctrl-C does)."""
+def stop_on_interrupt(request_stop):
+    """While inside, the first Ctrl-C or SIGTERM calls `request_stop()`; a second one raises KeyboardInterrupt.
+
+    Training asks Keras to stop after the current step instead of raising KeyboardInterrupt in
+    the middle of `fit` (which can leave TensorFlow's input threads in a state that crashes the
+    interpreter at exit); a second signal is the user insisting, and interrupts at once.
+    Outside the main thread (where Python cannot install handlers) it does nothing.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    received = []
 
     def handler(signum, frame):
-        raise KeyboardInterrupt
+        if received:
+            raise KeyboardInterrupt
+        received.append(signum)
+        request_stop()
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 def has_model(directory) -> bool:

@@ -15,7 +15,8 @@ The steps of `train`:
    to `output` (atomically); `patience` stops after that many epochs without improvement,
    `lr_decay` multiplies the learning rate after each such epoch, `time_limit` stops training
    after that many seconds (mid-epoch; the epoch's validation still runs). The best weights win.
-   Ctrl-C or SIGTERM stop between two steps and leave the best model so far in `output`.
+   Ctrl-C or SIGTERM stop after the current step (a second one at once) and leave the best model
+   so far in `output`; the partial epoch is not validated or counted.
 Keras's progress goes to stderr (stdout is for data only).
 
 Not here: the network (`model.py`), what an example is (`framings.py`), the file format (`saving.py`).
@@ -36,7 +37,7 @@ import keras
 import numpy as np
 
 from wordlm import distribute
-from wordlm.checkpoint import Checkpointer, has_model, load_for_resume, sigterm_as_interrupt
+from wordlm.checkpoint import Checkpointer, has_model, load_for_resume, stop_on_interrupt
 from wordlm.errors import InputError
 from wordlm.framings import LineFraming, make_framing
 from wordlm.lm import LanguageModel
@@ -242,9 +243,11 @@ def train(
         checkpointer = Checkpointer(output, chief)
         log = _EpochLog(lm, valid_streams, config, on_epoch_end, checkpointer, started, previous, verbose)
         try:
-            with sigterm_as_interrupt(), contextlib.redirect_stdout(sys.stderr):
+            with stop_on_interrupt(log.request_stop), contextlib.redirect_stdout(sys.stderr):
                 lm.keras_model.fit(dataset, epochs=config.epochs, steps_per_epoch=plan.num_batches,
                                    verbose=verbose, callbacks=[log], shuffle=False)
+            if log.interrupted:
+                raise KeyboardInterrupt
         except KeyboardInterrupt:
             log.finish(interrupted=True)
             message = checkpointer.interrupted(lm)
@@ -327,6 +330,13 @@ class _EpochLog(keras.callbacks.Callback):
         self.epochs_run, self.stale, self.timed_out = 0, 0, False
         self.steps, self.fit_seconds, self.epoch_started = 0, 0.0, None
         self.base_lr = config.learning_rate
+        self.interrupted = False
+
+    def request_stop(self) -> None:
+        """From a signal handler: stop after the current step (`train` then saves and re-raises)."""
+        self.interrupted = True
+        if self.model is not None:
+            self.model.stop_training = True
 
     def on_train_begin(self, logs=None):
         self.fit_started = time.time()
@@ -345,6 +355,9 @@ class _EpochLog(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.steps += 1
+        if self.interrupted:
+            self.model.stop_training = True
+            return
         limit = self.config.time_limit
         if limit is not None and time.time() - self.fit_started >= limit and not self.timed_out:
             self.timed_out = True
@@ -353,6 +366,9 @@ class _EpochLog(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.fit_seconds += time.time() - self.epoch_started  # training steps only, not validation
+        if self.interrupted:  # a partial epoch: not validated, not counted, not checkpointed
+            self.model.stop_training = True
+            return
         logs = dict(logs or {})
         self.epochs_run = epoch + 1
         self.losses.append(round(float(logs.get("loss", float("nan"))), 6))
