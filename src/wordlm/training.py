@@ -367,7 +367,6 @@ class _EpochLog(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.fit_seconds += time.time() - self.epoch_started  # training steps only, not validation
         if self.interrupted:  # a partial epoch: not validated, not counted, not checkpointed
-            self.model.stop_training = True
             return
         logs = dict(logs or {})
         self.epochs_run = epoch + 1

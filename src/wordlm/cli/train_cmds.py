@@ -174,13 +174,13 @@ def info(model, as_json):
     if corpus:
         click.echo(f"corpus:       {corpus['lines']:,} lines, {corpus['tokens']:,} tokens, OOV rate {corpus['oov_rate']:.2%} "
                    f"({', '.join(corpus['files'])})")
+    runs = summary["runs"] or 1
     if summary["examples"] is not None:
-        runs = summary["runs"] or 1
         total = f"{summary['epochs_total']} epochs" + (f" in {runs} runs (last: {summary['epochs_run']})" if runs > 1 else "")
         click.echo(f"training:     {summary['examples']:,} examples, {total}")
     if summary["valid_ppl"] is not None:
         click.echo(f"validation:   perplexity {summary['valid_ppl']:.2f} (epoch {summary['best_epoch']}"
-                   + (" of the last run)" if (summary["runs"] or 1) > 1 else ")"))
+                   + (" of the last run)" if runs > 1 else ")"))
 
 
 @cli.command()
