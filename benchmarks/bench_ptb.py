@@ -65,13 +65,14 @@ def run(args, framing: str, context: int, time_limit: float, out_dir: Path | Non
         print(f"[{framing}] epoch {epoch}: matmul {rates[-1]:.1f} GFLOP/s, "
               f"valid ppl {logs.get('valid_ppl', float('nan')):.2f}", file=sys.stderr, flush=True)
 
-    batch_size = args.batch_size if framing in ("sequence", "char") else args.fixed_batch_size
+    recurrent = framing in ("sequence", "char")
+    batch_size = args.batch_size if recurrent else args.fixed_batch_size
     config = TrainConfig(
         framing=framing, context=context, tokenizer="whitespace", lower=False,
         size=ModelSize(args.embedding_dim, args.units, args.layers, args.dropout),
         epochs=args.epochs, batch_size=batch_size, learning_rate=args.learning_rate, seed=args.seed,
         time_limit=time_limit, lr_schedule=args.lr_schedule, clipnorm=args.clipnorm, jit_compile=args.jit,
-        patience=args.patience, lr_decay=args.lr_decay,
+        patience=args.patience, lr_decay=args.lr_decay, context_tokens=args.context_tokens if recurrent else 0,
     )
     started = time.time()
     lm = train([str(DATA / "ptb.train.txt.gz")], config, valid=[str(DATA / "ptb.valid.txt")],
@@ -80,8 +81,12 @@ def run(args, framing: str, context: int, time_limit: float, out_dir: Path | Non
     rates.append(matmul_gflops())
     test = read_tokenized([str(DATA / "ptb.test.txt")], lm.tokenizer)
     t = time.time()
-    test_ppl = perplexity(lm, [lm.framing.line(lm.vocab.encode(words)) for words in test.lines])
+    test_streams = [lm.framing.line(lm.vocab.encode(words)) for words in test.lines]
+    context_tokens = config.context_tokens
+    test_ppl = perplexity(lm, test_streams, context_tokens=context_tokens)
     test_seconds = time.time() - t
+    # The same model with every line read alone (the scorer's default), for comparison.
+    test_ppl_alone = perplexity(lm, test_streams) if context_tokens else test_ppl
     info = lm.info
     tokens_per_step = info["predicted_tokens"] / info["batches_per_epoch"]
     tokens_per_s = info["steps"] * tokens_per_step / info["fit_seconds"]
@@ -93,7 +98,9 @@ def run(args, framing: str, context: int, time_limit: float, out_dir: Path | Non
         "size": lm.size.to_config(), "parameters": lm.num_parameters, "vocab": len(lm.vocab),
         "batch_size": batch_size, "learning_rate": args.learning_rate, "lr_schedule": args.lr_schedule,
         "jit": args.jit, "epochs_run": info["epochs_run"], "best_epoch": info["best_epoch"],
+        "context_tokens": context_tokens,
         "valid_ppl": round(info["best_valid_ppl"], 2), "test_ppl": round(test_ppl, 2),
+        "test_ppl_lines_alone": round(test_ppl_alone, 2),
         "valid_ppl_per_epoch": info["valid_ppl"],
         "time_limit_s": time_limit, "wall_s": round(wall, 1), "fit_s": info["fit_seconds"],
         "tokens_per_s": round(tokens_per_s), "words_per_s": round(words_per_s),
@@ -114,7 +121,9 @@ def main():
     p.add_argument("--units", type=int, default=256)
     p.add_argument("--layers", type=int, default=1)
     p.add_argument("--dropout", type=float, default=0.2)
-    p.add_argument("--batch-size", type=int, default=32, help="lines per batch (sequence framing)")
+    p.add_argument("--batch-size", type=int, default=32, help="rows per batch (sequence framing)")
+    p.add_argument("--context-tokens", type=int, default=0,
+                   help="running text: train on runs of consecutive lines of up to N tokens, score lines in context")
     p.add_argument("--fixed-batch-size", type=int, default=512,
                    help="examples per batch for word/window/line (one predicted token each; 512 is about the "
                         "tokens of 24 PTB lines)")

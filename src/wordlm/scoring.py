@@ -189,24 +189,32 @@ def _describe(s: Summary) -> str:
 
 # -- sentences ----------------------------------------------------------------------------------
 def score_sentences(lm, texts: Sequence[str], options: Options = Options(), max_logits: int = MAX_LOGITS,
-                    max_batch: int = MAX_BATCH) -> list[SentenceScore]:
-    """Score each line of `texts` (one sentence per line) under `options`. Independent of batching."""
+                    max_batch: int = MAX_BATCH, contexts: Sequence[Sequence[int]] | None = None) -> list[SentenceScore]:
+    """Score each line of `texts` (one sentence per line) under `options`. Independent of batching.
+
+    `contexts[i]` (recurrent models): ids read before line i, context only (see `context_ids`).
+    """
     prepared = [_prepare(lm, text, options) for text in texts]
+    contexts = [list(c) for c in contexts] if contexts is not None else [[] for _ in texts]
+    streams = [ctx + p[0] for ctx, p in zip(contexts, prepared)]
     first, char = lm.framing.first_target, lm.tokenizer.mode == "char"
+    skips = [max(len(ctx), first - 1) for ctx in contexts]  # positions of each stream not scored
     results = []
-    for text, (stream, head, tokens, oov, end), lp in zip(
-        texts, prepared, stream_scores(lm, [p[0] for p in prepared], max_logits, max_batch)
+    for text, ctx, skip, (_stream, head, tokens, oov, end), lp in zip(
+        texts, contexts, skips, prepared,
+        stream_scores(lm, streams, max_logits, max_batch, skips if any(contexts) else None),
     ):
         per_token = np.full(len(tokens), np.nan)
         for k in range(len(tokens)):
-            t = head + k  # the token's position in the stream
-            if t >= first and not (options.oov == "skip" and oov[k]):
-                per_token[k] = lp[t - first]
+            t = len(ctx) + head + k - 1 - skip  # the position predicting token k, in `lp`
+            if t >= 0 and not (options.oov == "skip" and oov[k]):
+                per_token[k] = lp[t]
         n = len(tokens) - end  # tokens of the line, without </s>
         results.append(SentenceScore(
             text=text, tokens=tokens, logprobs=per_token, oov=oov,
             words=len(text.split()) if char else n, chars=n if char else None,
-            ends=int(end and not math.isnan(per_token[-1])), context=min(len(tokens), max(0, first - head)),
+            ends=int(end and not math.isnan(per_token[-1])),
+            context=min(len(tokens), max(0, skip + 1 - len(ctx) - head)),
         ))
     return results
 
@@ -223,25 +231,92 @@ def _prepare(lm, text: str, options: Options):
     return head + ids + tail, len(head), tokens, oov, len(tail)
 
 
+# -- running text: lines read after the lines before them ---------------------------------------
+def check_context(lm, options: Options = Options()) -> None:
+    """Raise InputError unless `lm` can read lines in context (`--context-tokens`)."""
+    if not lm.framing.recurrent or not lm.boundaries:
+        raise InputError("--context-tokens needs a recurrent model with boundaries (sequence or char framing)")
+    if lm.reverse:
+        raise InputError("--context-tokens reads lines forwards; a --reverse model reads them backwards")
+    if not options.bos:
+        raise InputError("--context-tokens marks where each line starts with <s>: it cannot go with --no-bos")
+
+
+def context_ids(previous: Sequence[Sequence[int]], line_inputs: int, context_tokens: int) -> list[int]:
+    """The context of a line: the most recent whole lines of `previous` (each `<s> w1 … wn` ids, oldest
+    first) that fit, together with the line's own `line_inputs` input tokens, in `context_tokens`.
+
+    This is how `wordlm train --context-tokens N` packs consecutive lines into one example (inputs
+    `<s> a1 … an <s> b1 … bm`, targets `a1 … an </s> b1 … bm </s>`), so scoring sees what training saw.
+    """
+    budget, taken = context_tokens - line_inputs, []
+    for ids in reversed(previous):
+        if len(ids) > budget:
+            break
+        budget -= len(ids)
+        taken.append(ids)
+    return [t for ids in reversed(taken) for t in ids]
+
+
+class RunningContext:
+    """The recent lines of a text, for `context_ids` (blank lines add nothing: training skips them)."""
+
+    def __init__(self, lm, context_tokens: int):
+        self.lm, self.context_tokens = lm, context_tokens
+        self.lines: list[list[int]] = []
+        self.tokens = 0
+
+    def before(self, text: str) -> list[int]:
+        """The context of the line `text`, then remember the line."""
+        ids = self.lm.vocab.encode(self.lm.tokens(text))
+        ctx = context_ids(self.lines, len(ids) + 1, self.context_tokens)
+        if ids:
+            self.lines.append([BOS_ID, *ids])
+            self.tokens += len(ids) + 1
+            while self.lines and self.tokens - len(self.lines[0]) >= self.context_tokens:
+                self.tokens -= len(self.lines.pop(0))  # older lines can never fit again
+        return ctx
+
+
+def in_context(streams: Sequence[Sequence[int]], context_tokens: int) -> tuple[list[list[int]], list[int]]:
+    """Line streams (`<s> … </s>`, in text order) each preceded by its context: (streams, context lengths)."""
+    out, skips, previous = [], [], []
+    for s in streams:
+        ctx = context_ids(previous[-context_tokens:], len(s) - 1, context_tokens)
+        out.append(ctx + list(s))
+        skips.append(len(ctx))
+        previous.append(list(s[:-1]))
+    return out, skips
+
+
 def score_stream(lm, numbered: Iterable[tuple[int, str]], options: Options = Options(),
-                 batch_size: int = 1024) -> Iterator[tuple[int, SentenceScore]]:
+                 batch_size: int = 1024, context_tokens: int = 0) -> Iterator[tuple[int, SentenceScore]]:
     """Score `(line_number, text)` pairs `batch_size` lines at a time, yielding them in order.
 
-    Memory is bounded by one batch. When reading fails (a `WordlmError`, e.g. invalid UTF-8), the
-    lines read before it are still scored and yielded, then the error is raised.
+    `context_tokens` > 0: running text; each line is read after the lines before it in `numbered`
+    (`context_ids`: whole lines, up to that many tokens with the line). Memory is bounded by one
+    batch. When reading fails (a `WordlmError`, e.g. invalid UTF-8), the lines read before it are
+    still scored and yielded, then the error is raised.
     """
     batch: list[tuple[int, str]] = []
+    contexts: list[list[int]] = []
+    running = None
+    if context_tokens:
+        check_context(lm, options)
+        running = RunningContext(lm, context_tokens)
 
     def flush():
-        scores = score_sentences(lm, [t for _, t in batch], options)
+        scores = score_sentences(lm, [t for _, t in batch], options, contexts=contexts if running else None)
         return [(n, s) for (n, _), s in zip(batch, scores)]
 
     try:
         for item in numbered:
             batch.append(item)
+            if running:
+                contexts.append(running.before(item[1]))
             if len(batch) >= batch_size:
                 yield from flush()
-                batch = []
+                batch, contexts = [], []
     except WordlmError as error:
         yield from flush()
         raise error
@@ -261,17 +336,23 @@ def new_summary(lm, options: Options = Options()) -> Summary:
 
 # -- streams: the fast exact paths --------------------------------------------------------------
 def stream_scores(lm, streams: Sequence[Sequence[int]], max_logits: int = MAX_LOGITS,
-                  max_batch: int = MAX_BATCH) -> list[np.ndarray]:
+                  max_batch: int = MAX_BATCH, skips: Sequence[int] | None = None) -> list[np.ndarray]:
     """`lm.stream_logprobs` (the same numbers), fast and in bounded memory.
 
     Recurrent framings: streams sorted by length go through one forward pass per group of at most
-    `max_batch` streams and `max_logits` logits, the softmax computed only at real (not padded)
-    positions; a stream too long for one pass is read in chunks carrying the LSTM state. Fixed
-    contexts: `lm.stream_logprobs` (it batches rows in bounded chunks).
+    `max_batch` streams and `max_logits` logits, the softmax computed only at scored positions; a
+    stream too long for one pass is read in chunks carrying the LSTM state. `skips[i]`: stream i's
+    first `skips[i]` positions are context only (read, not scored: the result starts at position
+    `skips[i]`, i.e. at ln p(s[skips[i] + 1] | …)); default `first_target - 1`, as `lm.stream_logprobs`.
+    Fixed contexts: `lm.stream_logprobs` (it batches rows in bounded chunks).
     """
+    first, vocab = lm.framing.first_target, lm.vocab_size
+    if skips is None:
+        skips = [first - 1] * len(streams)
+    elif not lm.framing.recurrent:
+        raise InputError("context-only positions need a recurrent model (sequence or char framing)")
     if not lm.framing.recurrent or getattr(lm, "keras_model", None) is None:  # (stub models: no network)
         return lm.stream_logprobs(streams)
-    first, vocab = lm.framing.first_target, lm.vocab_size
     fns = _compiled(lm)
     out: list[np.ndarray] = [np.zeros(0)] * len(streams)
     group: list[int] = []
@@ -283,17 +364,19 @@ def stream_scores(lm, streams: Sequence[Sequence[int]], max_logits: int = MAX_LO
         for r, i in enumerate(group):
             x[r, : steps[r]] = streams[i][:-1]
             y[r, : steps[r]] = streams[i][1:]
-        flat = fns["targets"](x, y).numpy().astype(np.float64)  # row by row, real positions only
-        for i, lo, n in zip(group, np.cumsum([0, *steps[:-1]]), steps):
-            out[i] = flat[lo + first - 1 : lo + n]
+        start = np.array([skips[i] for i in group], dtype=np.int32)
+        flat = fns["targets"](x, y, start).numpy().astype(np.float64)  # row by row, scored positions only
+        counts = [n - skips[i] for i, n in zip(group, steps)]
+        for i, lo, n in zip(group, np.cumsum([0, *counts[:-1]]), counts):
+            out[i] = flat[lo : lo + n]
         group.clear()
 
     for i in sorted(range(len(streams)), key=lambda i: len(streams[i])):
         steps = len(streams[i]) - 1
-        if steps < first:
+        if steps <= skips[i]:
             continue
         if steps * vocab > max_logits:
-            out[i] = _chunked(lm, streams[i], max(1, max_logits // vocab))
+            out[i] = _chunked(lm, streams[i], max(1, max_logits // vocab))[skips[i] :]
             continue
         if group and ((len(group) + 1) * steps * vocab > max_logits or len(group) >= max_batch):
             flush()
@@ -304,7 +387,7 @@ def stream_scores(lm, streams: Sequence[Sequence[int]], max_logits: int = MAX_LO
 
 
 def _chunked(lm, stream: Sequence[int], chunk: int) -> np.ndarray:
-    """ln p(s[t] | s[:t]) for t ≥ first of one long stream, `chunk` positions per compiled call."""
+    """ln p(s[t + 1] | s[:t + 1]) at every position t of one long stream, `chunk` positions a compiled call."""
     fn = _compiled(lm)["chunk"]
     state = np.zeros((1, lm.state_size), dtype=np.float32)
     x = np.asarray(stream[:-1], dtype=np.int32)
@@ -313,14 +396,15 @@ def _chunked(lm, stream: Sequence[int], chunk: int) -> np.ndarray:
     for lo in range(0, len(x), chunk):
         lp, state = fn(x[lo : lo + chunk], y[lo : lo + chunk], state)
         parts.append(lp.numpy().astype(np.float64))
-    return np.concatenate(parts)[lm.framing.first_target - 1 :]
+    return np.concatenate(parts)
 
 
 def _compiled(lm) -> dict:
     """Compiled scoring functions of a recurrent model, built on `lm.network()` (shared weights):
 
-    - `targets(x, y)`: <int32>[B, T] inputs and targets (post-padded with `<pad>`) → <float32>[real
-      positions]: ln p(y | x) row by row, the softmax computed only where x is not padding, as
+    - `targets(x, y, start)`: <int32>[B, T] inputs and targets (post-padded with `<pad>`), <int32>[B]
+      first scored positions → <float32>[scored positions]: ln p(y | x) row by row, the softmax
+      computed only where x is not padding and from `start` on, as
       logsumexp − target logit (no [B, T, V] log-softmax is written): 1.3–1.6× lm's speed on PTB;
     - `chunk(x, y, state)`: one stream's next positions and the LSTM state carried across calls
       (`Network.cell_step` scanned, as `lm.step` reads), for lines too long for one forward pass.
@@ -337,14 +421,15 @@ def _compiled(lm) -> dict:
         logits = net.logits(h)
         return tf.gather(logits, y, axis=1, batch_dims=1) - tf.reduce_logsumexp(logits, axis=-1)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2)
-    def targets(x, y):
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2 + [tf.TensorSpec([None], tf.int32)])
+    def targets(x, y, start):
         # Post-padded rows: a real position never sees the padding after it, so the LSTMs run
-        # without a mask (identical numbers, ~13% faster); only real positions reach the softmax.
+        # without a mask (identical numbers, ~13% faster); only real positions from each row's
+        # `start` on reach the softmax.
         h = tf.gather(net.embedding.embeddings, x)
         for layer in net.lstms:
             h = layer(h, training=False)
-        mask = tf.not_equal(x, PAD_ID)
+        mask = tf.not_equal(x, PAD_ID) & (tf.range(tf.shape(x)[1])[None, :] >= start[:, None])
         return target_logprobs(tf.boolean_mask(h, mask), tf.boolean_mask(y, mask))
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int32),

@@ -12,7 +12,8 @@ Job: feed `keras.Model.fit` without ever holding the corpus, or its example matr
    gives the same batches), with a fixed number of batches per pass (`num_batches`, Keras's
    `steps_per_epoch`: the dataset repeats and is never rebuilt between epochs):
    - `RecurrentPlan` (`sequence`, `char`): an example is a whole stream, inputs `s[:-1]`, targets
-     `s[1:]` (teacher forcing). Streams are bucketed by input length, rounded up to a multiple of
+     `s[1:]` (teacher forcing); with `--context-tokens N`, a run of consecutive streams of at most
+     N inputs (`pack_lines`), so the model learns to read a line after the lines before it. Streams are bucketed by input length, rounded up to a multiple of
      `length_step` tokens (8 with fixed shapes, else 2), so padding does not dominate; each bucket has a fixed number of rows,
      at most `batch_size` and at most `max_batch_tokens / length` (the logits tensor holds
      rows × length × vocabulary floats: this bounds memory on long lines). Streams are drawn at
@@ -162,8 +163,14 @@ class RecurrentPlan:
     """
 
     def __init__(self, lengths: np.ndarray, batch_size: int, max_batch_tokens: int, length_step: int | None = None,
-                 multiple: int = 1, fixed_shapes: bool = True):
-        inputs = np.asarray(lengths, dtype=np.int64) - 1  # a stream of n tokens has n - 1 targets
+                 multiple: int = 1, fixed_shapes: bool = True, groups: np.ndarray | None = None):
+        lengths = np.asarray(lengths, dtype=np.int64)
+        # An example is a run of consecutive streams (`groups`: boundaries, as `pack_lines` returns),
+        # by default one stream each.
+        self.groups = groups
+        if groups is not None:
+            lengths = np.add.reduceat(lengths - 1, groups[:-1]) + 1
+        inputs = lengths - 1  # a stream of n tokens has n - 1 targets
         usable = np.flatnonzero(inputs >= 1)
         if usable.size == 0:
             raise InputError("no training examples: every line is too short for this framing")
@@ -224,9 +231,16 @@ class RecurrentPlan:
             y = np.zeros((rows, length), dtype=np.int32)
             x[len(chosen):, 0] = FILLER_ID
             for r in range(part.start, min(part.stop, len(chosen))):
-                s = ids[starts[chosen[r]] : starts[chosen[r] + 1]]
-                x[r, : len(s) - 1] = s[:-1]
-                y[r, : len(s) - 1] = s[1:]
+                if self.groups is None:
+                    s = ids[starts[chosen[r]] : starts[chosen[r] + 1]]
+                    x[r, : len(s) - 1] = s[:-1]
+                    y[r, : len(s) - 1] = s[1:]
+                else:  # consecutive streams: inputs <s> a1 … an <s> b1 …, targets a1 … an </s> b1 … </s>
+                    bounds = starts[self.groups[chosen[r]] : self.groups[chosen[r] + 1] + 1]
+                    s = np.asarray(ids[bounds[0] : bounds[-1]])
+                    n = len(s) - (len(bounds) - 1)
+                    x[r, :n] = np.delete(s, bounds[1:] - 1 - bounds[0])  # without each stream's last token
+                    y[r, :n] = np.delete(s, bounds[:-1] - bounds[0])  # without each stream's first token
             yield x[part], y[part]
 
 
@@ -286,11 +300,34 @@ class FixedPlan:
         return x[part], y[part]
 
 
+def pack_lines(lengths: np.ndarray, context_tokens: int) -> np.ndarray:
+    """Runs of consecutive streams for `--context-tokens` training: boundaries <int64>[runs + 1].
+
+    Greedy, in corpus order: a run takes the next stream while the run's inputs (n - 1 per stream
+    of n tokens) stay within `context_tokens`; a longer stream is a run alone. The same rule as
+    `scoring.context_ids`, so a line is scored with the context it was trained with.
+    """
+    inputs = np.asarray(lengths, dtype=np.int64) - 1
+    bounds, used = [0], 0
+    for i, n in enumerate(inputs.tolist()):
+        if used and used + n > context_tokens:
+            bounds.append(i)
+            used = 0
+        used += n
+    bounds.append(len(inputs))
+    return np.asarray(bounds, dtype=np.int64)
+
+
 def make_plan(corpus: EncodedCorpus, framing: Framing, batch_size: int, max_batch_tokens: int, multiple: int = 1,
-              fixed_shapes: bool = True):
-    """The batch plan for a framing over an encoded corpus; rows per batch a multiple of `multiple`."""
+              fixed_shapes: bool = True, context_tokens: int = 0):
+    """The batch plan for a framing over an encoded corpus; rows per batch a multiple of `multiple`.
+
+    `context_tokens` > 0 (recurrent framings): an example is a run of consecutive lines (`pack_lines`).
+    """
     if framing.recurrent:
-        return RecurrentPlan(corpus.lengths, batch_size, max_batch_tokens, multiple=multiple, fixed_shapes=fixed_shapes)
+        groups = pack_lines(corpus.lengths, context_tokens) if context_tokens else None
+        return RecurrentPlan(corpus.lengths, batch_size, max_batch_tokens, multiple=multiple, fixed_shapes=fixed_shapes,
+                             groups=groups)
     return FixedPlan(corpus.lengths, framing.first_target, framing.input_length, batch_size, multiple=multiple)
 
 

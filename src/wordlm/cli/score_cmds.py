@@ -35,7 +35,7 @@ def _shard(ctx, param, value):
 
 
 def _scoring_options(fn):
-    """--no-bos, --no-eos, --oov, --base, --batch-size, --shard (shared by score and perplexity)."""
+    """--no-bos, --no-eos, --oov, --base, --batch-size, --shard, --context-tokens (score and perplexity)."""
     for option in reversed([
         click.option("--no-bos", is_flag=True, help="No <s> before the first word: it becomes context only."),
         click.option("--no-eos", is_flag=True, help="Do not predict </s> at the end of the line."),
@@ -47,6 +47,9 @@ def _scoring_options(fn):
                      help="Lines read and scored at a time."),
         click.option("--shard", callback=_shard, metavar="K/N",
                      help="Score only lines K, K+N, K+2N, ... (0-based K): one of N shards."),
+        click.option("--context-tokens", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+                     help="Running text: read each line after the whole lines before it in its file that fit, "
+                          "with it, in N tokens (a model trained with --context-tokens). 0: lines are independent."),
     ]):
         fn = option(fn)
     return fn
@@ -107,16 +110,25 @@ def _summary_lines(summary, base) -> list[str]:
     return lines
 
 
-def _score_files(lm, paths, options, batch_size, shard, emit=None):
-    from wordlm.scoring import new_summary, score_stream
+def _score_files(lm, paths, options, batch_size, shard, emit=None, context_tokens=0):
+    from wordlm.scoring import check_context, new_summary, score_stream
 
     summary, progress = new_summary(lm, options), _Progress()
+    if context_tokens:
+        if shard is not None:
+            raise click.UsageError("--context-tokens reads each line after the lines before it: not with --shard")
+        check_context(lm, options)
+        # One file at a time: a file's first line has no context.
+        runs = [score_stream(lm, _lines([p], None), options, batch_size, context_tokens) for p in paths]
+    else:
+        runs = [score_stream(lm, _lines(paths, shard), options, batch_size)]
     try:
-        for _, s in score_stream(lm, _lines(paths, shard), options, batch_size):
-            summary.add(s)
-            progress.update(s.words)
-            if emit:
-                emit(s)
+        for run in runs:
+            for _, s in run:
+                summary.add(s)
+                progress.update(s.words)
+                if emit:
+                    emit(s)
     finally:
         progress.close()
     return summary
@@ -131,7 +143,7 @@ def _score_files(lm, paths, options, batch_size, shard, emit=None):
 @click.option("--summary", "summary_path", type=click.Path(dir_okay=False),
               help="Also write the corpus summary as JSON to this file (for perplexity --merge).")
 @handle_errors
-def score(model, text, as_json, per_token, no_bos, no_eos, oov, base, batch_size, shard, summary_path):
+def score(model, text, as_json, per_token, no_bos, no_eos, oov, base, batch_size, shard, context_tokens, summary_path):
     """Score each line of TEXT (a path, .gz, or - for stdin): one output line per input line.
 
     Text output: logprob, words, OOVs, ppl, the line, tab-separated (with --per-token, then
@@ -156,7 +168,7 @@ def score(model, text, as_json, per_token, no_bos, no_eos, oov, base, batch_size
                                    for k, (t, lp) in enumerate(zip(s.tokens, s.logprobs))))
         click.echo("\t".join(fields))
 
-    summary = _score_files(lm, [text], options, batch_size, shard, emit)
+    summary = _score_files(lm, [text], options, batch_size, shard, emit, context_tokens)
     if summary_path:
         write_atomic(summary_path, (json.dumps(summary.to_json()) + "\n").encode())
     if as_json:
@@ -184,7 +196,7 @@ def _token_value(lp, s, k, base):
               help="TEXT... are summary JSON files (score --summary, perplexity --json): add them up.")
 @_scoring_options
 @handle_errors
-def perplexity(model, texts, as_json, merge, no_bos, no_eos, oov, base, batch_size, shard):
+def perplexity(model, texts, as_json, merge, no_bos, no_eos, oov, base, batch_size, shard, context_tokens):
     """Corpus perplexity of TEXT... (SRILM's `N sentences, W words, O OOVs` / `logprob= ppl= ppl1=`).
 
     ppl = exp(-L / (W - skipped OOVs + S)); ppl1 leaves </s> out of the count. With --merge the
@@ -197,7 +209,8 @@ def perplexity(model, texts, as_json, merge, no_bos, no_eos, oov, base, batch_si
         summary = _merge(texts)
     else:
         lm = load_model(model)
-        summary = _score_files(lm, list(texts), Options(bos=not no_bos, eos=not no_eos, oov=oov), batch_size, shard)
+        summary = _score_files(lm, list(texts), Options(bos=not no_bos, eos=not no_eos, oov=oov), batch_size, shard,
+                               context_tokens=context_tokens)
     if as_json:
         echo_json(summary.to_json())
     else:

@@ -58,6 +58,9 @@ ARCHITECTURE = {
               help="Initialise the embedding rows of covered words from a GloVe/word2vec text file (.gz too).")
 @click.option("--freeze-embeddings", is_flag=True, help="Keep the --embeddings vectors fixed during training.")
 @click.option("--reverse", is_flag=True, help="Train a backward model (predicts the previous word).")
+@click.option("--context-tokens", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+              help="Running text: train on runs of consecutive lines of up to N tokens, so a line is read after "
+                   "the lines before it (score with perplexity/score --context-tokens N). 0: lines are independent.")
 @click.option("--resume", is_flag=True,
               help="Continue training the model in -o (its vocabulary, framing and network; new words become <unk>).")
 @click.option("--distribute", type=click.Choice(["mirrored", "multi-worker"]), default=None,
@@ -67,7 +70,8 @@ ARCHITECTURE = {
 @handle_errors
 def train(texts, output, framing, context, tokenizer, lower, no_boundaries, min_count, max_vocab, embedding_dim,
           units, layers, dropout, epochs, batch_size, learning_rate, lr_schedule, lr_decay, clipnorm, valid, patience,
-          time_limit, max_batch_tokens, jit, embeddings, freeze_embeddings, reverse, resume, distribute, seed, quiet):
+          time_limit, max_batch_tokens, jit, embeddings, freeze_embeddings, reverse, context_tokens, resume, distribute, seed,
+          quiet):
     """Train a model on TEXT files (plain, .gz, or - for stdin) and save it to a directory.
 
     Ctrl-C or SIGTERM stop training and leave the best model so far in the directory; --resume
@@ -95,7 +99,7 @@ def train(texts, output, framing, context, tokenizer, lower, no_boundaries, min_
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed, patience=patience,
         reverse=reverse, lr_decay=lr_decay, lr_schedule=lr_schedule, clipnorm=clipnorm, time_limit=time_limit,
         max_batch_tokens=max_batch_tokens, jit_compile=jit, embeddings=embeddings,
-        freeze_embeddings=freeze_embeddings, distribute=distribute,
+        freeze_embeddings=freeze_embeddings, distribute=distribute, context_tokens=context_tokens,
     )
     verbose = 0 if quiet else (1 if sys.stderr.isatty() else 2)
     lm = run_training(list(texts), config, valid=list(valid) or None, verbose=verbose, output=output, resume=resume)
@@ -144,6 +148,7 @@ def info(model, as_json):
         "framing": config["framing"],
         "tokenizer": config["tokenizer"],
         "reverse": bool(train_info.get("reverse", False)),
+        "context_tokens": int((train_info.get("train_config") or {}).get("context_tokens") or 0),
         "vocab_words": vocab_size - 4,
         "vocab_size": vocab_size,
         "size": size.to_config(),
@@ -164,7 +169,8 @@ def info(model, as_json):
     extra = f", context {fr['context']}" if fr["name"] == "window" else ""
     extra += f", max length {fr['max_length']}" if fr["name"] == "line" else ""
     click.echo(f"framing:      {fr['name']}{extra}, boundaries {'on' if fr['boundaries'] else 'off'}"
-               + (", reverse" if summary["reverse"] else ""))
+               + (", reverse" if summary["reverse"] else "")
+               + (f", running text ({summary['context_tokens']} tokens)" if summary["context_tokens"] else ""))
     tok = summary["tokenizer"]
     click.echo(f"tokenizer:    {tok['mode']}{', lower-case' if tok['lower'] else ''}")
     click.echo(f"vocabulary:   {summary['vocab_words']} words (+4 reserved: <pad> <unk> <s> </s>)")

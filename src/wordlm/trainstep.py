@@ -1,0 +1,101 @@
+"""A faster training step for recurrent networks, used by `training.py` in place of Keras's own.
+
+Keras's LSTM multiplies every step's input by the input kernel inside the time loop and carries the
+padding mask through it. This step computes the same loss and gradients with:
+- each LSTM layer's input projection for all positions as one matmul before the loop
+  (`x @ W + b`, <float>[batch · time, 4 · units]);
+- only the recurrence in the loop (`z_t = xw_t + h_{t-1} @ R`; Keras's gate order i, f, c, o,
+  sigmoid gates, tanh cell);
+- no mask: recurrent batches are post-padded, so a real position never sees the padding after it
+  (as `scoring.py`'s compiled pass);
+- the softmax only at predicted positions (targets other than `<pad>`).
+The loss is the mean cross-entropy over predicted tokens, what Keras's
+`SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)` computes; dropout runs through
+the model's own Dropout layers (same rates, same seeds); the optimizer, its clipping and the
+logged loss (a mean over the epoch, weighted by rows) are Keras's. 1.1–1.3× Keras's step on
+PTB-sized batches on CPU (benchmarks/training.md).
+
+Used for single-device training of `sequence` and `char` models without `--jit`; distribution
+strategies and XLA keep Keras's step. Not here: the network (`model.py`), the loop (`training.py`).
+"""
+
+from __future__ import annotations
+
+import types
+
+from wordlm.model import ModelSize
+
+
+def install(keras_model, size: ModelSize) -> None:
+    """Make `keras_model.fit` use the fast step (an instance attribute: the saved model is untouched)."""
+    keras_model.train_step = types.MethodType(_train_step(training_loss(keras_model, size)), keras_model)
+    keras_model.train_function = None  # Keras builds its compiled loop from `train_step` on the next fit
+
+
+def uninstall(keras_model) -> None:
+    if "train_step" in vars(keras_model):
+        del keras_model.train_step
+        keras_model.train_function = None
+
+
+def training_loss(keras_model, size: ModelSize):
+    """`loss(x, y, training)`: mean cross-entropy over the predicted tokens (targets not `<pad>`) of
+    post-padded <int32>[batch, time] inputs and targets; dropout on when `training`."""
+    import tensorflow as tf
+
+    embedding = keras_model.get_layer("embedding")
+    lstms = [keras_model.get_layer(f"lstm_{i + 1}") for i in range(size.layers)]
+    dropouts = [keras_model.get_layer(f"dropout_{i}") for i in range(size.layers + 1)] if size.dropout else None
+    dense = keras_model.get_layer("logits")
+
+    def lstm(layer, x):
+        """<float>[B, T, in] → <float>[B, T, units], zero initial state, no mask."""
+        cell = layer.cell
+        units = cell.units
+        batch, steps = tf.shape(x)[0], tf.shape(x)[1]
+        xw = tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), cell.kernel)
+        if cell.use_bias:
+            xw += cell.bias
+        xw = tf.transpose(tf.reshape(xw, [batch, steps, 4 * units]), [1, 0, 2])  # [T, B, 4U]
+        recurrent = cell.recurrent_kernel
+
+        def step(carry, z):
+            h, c = carry
+            z = z + tf.matmul(h, recurrent)
+            i, f, g, o = tf.split(z, 4, axis=1)
+            c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+            return tf.sigmoid(o) * tf.tanh(c), c
+
+        zeros = tf.zeros([batch, units], dtype=xw.dtype)
+        hs, _ = tf.scan(step, xw, initializer=(zeros, zeros))
+        return tf.transpose(hs, [1, 0, 2])
+
+    def loss(x, y, training=True):
+        h = tf.gather(embedding.embeddings, x)
+        if dropouts:
+            h = dropouts[0](h, training=training)
+        for i, layer in enumerate(lstms):
+            h = lstm(layer, h)
+            if dropouts:
+                h = dropouts[i + 1](h, training=training)
+        predicted = tf.not_equal(y, 0)
+        logits = dense(tf.boolean_mask(h, predicted))  # [predicted tokens, V]
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.boolean_mask(y, predicted), logits)
+        return tf.reduce_sum(losses) / tf.maximum(tf.cast(tf.size(losses), losses.dtype), 1.0)
+
+    return loss
+
+
+def _train_step(training_loss):
+    import tensorflow as tf
+
+    def train_step(self, data):
+        x, y = data[0], data[1]
+        with tf.GradientTape() as tape:
+            loss = training_loss(x, y, training=True)
+        self._loss_tracker.update_state(loss, sample_weight=tf.shape(x)[0])
+        weights = self.trainable_weights
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+        return self.get_metrics_result()
+
+    return train_step
