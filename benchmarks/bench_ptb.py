@@ -73,6 +73,7 @@ def run(args, framing: str, context: int, time_limit: float, out_dir: Path | Non
         epochs=args.epochs, batch_size=batch_size, learning_rate=args.learning_rate, seed=args.seed,
         time_limit=time_limit, lr_schedule=args.lr_schedule, clipnorm=args.clipnorm, jit_compile=args.jit,
         patience=args.patience, lr_decay=args.lr_decay, context_tokens=args.context_tokens if recurrent else 0,
+        sampled_softmax=args.sampled_softmax if recurrent else 0,
     )
     started = time.time()
     lm = train([str(DATA / "ptb.train.txt.gz")], config, valid=[str(DATA / "ptb.valid.txt")],
@@ -98,7 +99,8 @@ def run(args, framing: str, context: int, time_limit: float, out_dir: Path | Non
         "size": lm.size.to_config(), "parameters": lm.num_parameters, "vocab": len(lm.vocab),
         "batch_size": batch_size, "learning_rate": args.learning_rate, "lr_schedule": args.lr_schedule,
         "jit": args.jit, "epochs_run": info["epochs_run"], "best_epoch": info["best_epoch"],
-        "context_tokens": context_tokens,
+        "context_tokens": context_tokens, "sampled_softmax": config.sampled_softmax,
+        "full_softmax_from_step": info["runs"][-1].get("full_softmax_from_step"), "steps": info["steps"],
         "valid_ppl": round(info["best_valid_ppl"], 2), "test_ppl": round(test_ppl, 2),
         "test_ppl_lines_alone": round(test_ppl_alone, 2),
         "valid_ppl_per_epoch": info["valid_ppl"],
@@ -106,7 +108,8 @@ def run(args, framing: str, context: int, time_limit: float, out_dir: Path | Non
         "tokens_per_s": round(tokens_per_s), "words_per_s": round(words_per_s),
         "flops_per_token_fwd": lm.flops_per_token, "train_gflops": round(train_gflops, 1),
         "matmul_gflops_median": round(matmul, 1), "matmul_gflops_all": [round(r, 1) for r in rates],
-        "flop_share": round(train_gflops / matmul, 3), "test_eval_s": round(test_seconds, 1),
+        # (with a sampled softmax the step does fewer FLOPs than counted: no share is given)
+        "flop_share": None if config.sampled_softmax else round(train_gflops / matmul, 3), "test_eval_s": round(test_seconds, 1),
         "load_avg_1m_end": os.getloadavg()[0], "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus",
         "tensorflow": tf.__version__, "date": time.strftime("%Y-%m-%d"),
     }
@@ -122,6 +125,7 @@ def main():
     p.add_argument("--layers", type=int, default=1)
     p.add_argument("--dropout", type=float, default=0.2)
     p.add_argument("--batch-size", type=int, default=32, help="rows per batch (sequence framing)")
+    p.add_argument("--sampled-softmax", type=int, default=0, help="sampled softmax classes (full for the last quarter)")
     p.add_argument("--context-tokens", type=int, default=0,
                    help="running text: train on runs of consecutive lines of up to N tokens, score lines in context")
     p.add_argument("--fixed-batch-size", type=int, default=512,

@@ -159,3 +159,13 @@ def test_what_context_cannot_do_is_a_one_line_error(tmp_path, args, code, messag
     assert result.exit_code == code, result.output
     assert message in result.stderr and result.stdout == ""
     assert not (tmp_path / "new").exists()
+
+
+def test_sampled_softmax_refuses_what_it_cannot_train(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    for extra, message in ((["--framing", "word"], "--sampled-softmax needs"),
+                           (["--sampled-softmax", "500"], "must be below the vocabulary size")):
+        args = ["train", str(corpus), "-o", str(tmp_path / "m"), "--epochs", "1", "--sampled-softmax", "4", *extra]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 1 and message in result.stderr, result.output

@@ -60,3 +60,34 @@ def test_fit_with_the_fast_step_matches_keras_fit_without_dropout():
         weights.append(model.get_weights())
     for a, b in zip(*weights):
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_sampled_softmax_trains_then_switches_to_the_full_softmax():
+    from conftest import RHYME_LINES
+    from wordlm.training import FULL_SOFTMAX_TAIL, TrainConfig, perplexity, train
+    from wordlm.demo import rhyme_path
+
+    config = TrainConfig(epochs=40, size=ModelSize(8, 16, 1, 0.0), batch_size=2, seed=0, learning_rate=0.01,
+                         sampled_softmax=8)
+    lm = train([rhyme_path()], config, valid=[rhyme_path()], verbose=0)
+    run = lm.info["runs"][-1]
+    assert run["full_softmax_from_step"] == pytest.approx((1 - FULL_SOFTMAX_TAIL) * run["steps"], abs=1)
+    ppls = lm.info["valid_ppl"]
+    assert ppls[-1] < ppls[0] / 4 and lm.info["best_valid_ppl"] < 5.0  # it learns the rhyme
+    streams = [lm.stream(t) for t in RHYME_LINES]
+    assert perplexity(lm, streams) == pytest.approx(lm.info["best_valid_ppl"], rel=1e-5)  # scored by the full softmax
+
+
+def test_sampled_softmax_without_sampling_is_the_full_loss():
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    size = ModelSize(6, 8, 1, 0.0)
+    model = build_model(31, None, True, size)
+    x, y = batch(np.random.default_rng(2), 31)
+    full = trainstep.training_loss(model, size)(x, y, training=False)
+    both = trainstep.training_loss(model, size, sampled=5)
+    assert float(both(x, y, training=False, use_sampled=tf.constant(False))) == pytest.approx(float(full), rel=1e-6)
+    sampled = float(both(x, y, training=False, use_sampled=tf.constant(True)))
+    assert np.isfinite(sampled) and sampled != pytest.approx(float(full), rel=1e-6)

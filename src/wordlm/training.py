@@ -10,7 +10,8 @@ The steps of `train`:
    words they cover (`embeddings.py`), optionally frozen;
 4. fit: sparse integer targets (never one-hot), Adam, `from_logits=True` cross-entropy averaged
    over predicted tokens (padding targets, id 0, ignored); optional XLA compilation. Recurrent
-   models on one device take `trainstep.py`'s faster step (the same loss and gradients).
+   models on one device take `trainstep.py`'s faster step (the same loss and gradients), which
+   can also train with a sampled softmax (`sampled_softmax` classes) until the last quarter.
    With `context_tokens` N an example is a run of consecutive lines of at most N inputs, so the
    model learns to read a line after the lines before it (running text; `wordlm perplexity
    --context-tokens N` scores that way). After each epoch the validation perplexity is computed
@@ -53,6 +54,9 @@ from wordlm.vocab import EOS_ID, Vocabulary
 # Default bound on a batch's logits tensor (rows × length × vocabulary floats, 256 MiB), which
 # dominates training memory for large vocabularies; `max_batch_tokens` overrides it.
 LOGITS_BUDGET = 1 << 26
+# With --sampled-softmax, the last quarter of training (of the epochs, or of the time limit) uses
+# the full softmax, so the final model is fitted to the objective it is scored by.
+FULL_SOFTMAX_TAIL = 0.25
 
 
 @dataclass
@@ -83,6 +87,7 @@ class TrainConfig:
     freeze_embeddings: bool = False
     distribute: str | None = None  # None, "mirrored" or "multi-worker"
     context_tokens: int = 0  # > 0: examples are runs of consecutive lines of at most this many inputs
+    sampled_softmax: int = 0  # > 0: sampled softmax over this many classes, full for the last quarter
 
     def to_config(self) -> dict:
         d = asdict(self)
@@ -111,6 +116,10 @@ class TrainConfig:
             (self.lr_schedule in ("constant", "cosine"), f"--lr-schedule must be constant or cosine, got {self.lr_schedule!r}"),
             (self.clipnorm is None or self.clipnorm > 0, f"--clipnorm must be positive, got {self.clipnorm}"),
             (self.context_tokens >= 0, f"--context-tokens must be 0 or more, got {self.context_tokens}"),
+            (self.sampled_softmax >= 0, f"--sampled-softmax must be 0 or more, got {self.sampled_softmax}"),
+            (not self.sampled_softmax or (self.framing in ("sequence", "char") and not self.distribute
+                                          and not self.jit_compile),
+             "--sampled-softmax needs a sequence or char model trained on one device without --jit"),
             (not self.context_tokens or self.framing in ("sequence", "char"),
              "--context-tokens needs a recurrent framing (sequence or char)"),
             (not self.context_tokens or self.boundaries, "--context-tokens needs <s> and </s> (no --no-boundaries)"),
@@ -258,8 +267,15 @@ def train(
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),
                 jit_compile=config.jit_compile,
             )
+            switch = None
             if lm.framing.recurrent and strategy is None and not config.jit_compile:
-                trainstep.install(lm.keras_model, lm.size)  # the same loss and gradients, 1.1-1.3x faster
+                if config.sampled_softmax >= lm.vocab_size:
+                    raise InputError(f"--sampled-softmax {config.sampled_softmax} must be below the vocabulary "
+                                     f"size ({lm.vocab_size} with the reserved ids)")
+                # The same loss and gradients as Keras's step, 1.1-1.3x faster (trainstep.py).
+                switch = trainstep.install(lm.keras_model, lm.size, config.sampled_softmax)
+            elif config.sampled_softmax:
+                raise InputError("--sampled-softmax needs a sequence or char model trained on one device without --jit")
         valid_streams = None
         if valid:
             valid_corpus = read_tokenized(valid, lm.tokenizer, lm.reverse)
@@ -267,7 +283,7 @@ def train(
         lm.info.update(_corpus_info(corpus, paths, plan, texts))
         lm.info["valid_files"] = [str(v) for v in valid] if valid else None
         checkpointer = Checkpointer(output, chief)
-        log = _EpochLog(lm, valid_streams, config, on_epoch_end, checkpointer, started, previous, verbose)
+        log = _EpochLog(lm, valid_streams, config, on_epoch_end, checkpointer, started, previous, verbose, switch)
         try:
             with stop_on_interrupt(log.request_stop), contextlib.redirect_stdout(sys.stderr):
                 lm.keras_model.fit(dataset, epochs=config.epochs, steps_per_epoch=plan.num_batches,
@@ -347,8 +363,10 @@ def _log(verbose: int, message: str) -> None:
 class _EpochLog(keras.callbacks.Callback):
     """Keras callback: loss, exact validation perplexity, checkpoints, early stopping, time limit."""
 
-    def __init__(self, lm, valid_streams, config: TrainConfig, on_epoch_end, checkpointer, started, previous, verbose):
+    def __init__(self, lm, valid_streams, config: TrainConfig, on_epoch_end, checkpointer, started, previous, verbose,
+                 switch=None):
         super().__init__()
+        self.switch = switch if switch is not None and switch.sampled else None
         self.lm, self.valid_streams, self.config = lm, valid_streams, config
         self.user_callback, self.checkpointer = on_epoch_end, checkpointer
         self.started, self.previous, self.verbose = started, previous, verbose
@@ -359,6 +377,7 @@ class _EpochLog(keras.callbacks.Callback):
         self.steps, self.fit_seconds, self.epoch_started = 0, 0.0, None
         self.base_lr = config.learning_rate
         self.interrupted = False
+        self.full_softmax_step = None
 
     def request_stop(self) -> None:
         """From a signal handler: stop after the current step (`train` then saves and re-raises)."""
@@ -372,14 +391,22 @@ class _EpochLog(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_started = time.time()
 
+    def progress(self) -> float:
+        """How far training is, 0 to 1: by steps over the epochs, or by time over the time limit."""
+        progress = self.steps / (self.config.epochs * self.params["steps"])
+        if self.config.time_limit:
+            progress = max(progress, (time.time() - self.fit_started) / self.config.time_limit)
+        return min(progress, 1.0)
+
     def on_train_batch_begin(self, batch, logs=None):
         if self.config.lr_schedule == "cosine":
             # Cosine from the base rate down to a tenth of it, over the epochs or the time limit.
-            progress = self.steps / (self.config.epochs * self.params["steps"])
-            if self.config.time_limit:
-                progress = max(progress, (time.time() - self.fit_started) / self.config.time_limit)
-            scale = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+            scale = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * self.progress()))
             self.model.optimizer.learning_rate = self.base_lr * scale
+        if self.switch is not None and self.switch.on and self.progress() >= 1 - FULL_SOFTMAX_TAIL:
+            self.switch.full()
+            self.full_softmax_step = self.steps
+            _log(self.verbose, f"full softmax from step {self.steps} (the last {FULL_SOFTMAX_TAIL:.0%} of training)")
 
     def on_train_batch_end(self, batch, logs=None):
         self.steps += 1
@@ -444,6 +471,7 @@ class _EpochLog(keras.callbacks.Callback):
             "steps": self.steps,
             "fit_seconds": round(self.fit_seconds, 2),
             "time_limited": self.timed_out,
+            "full_softmax_from_step": self.full_softmax_step,
             "interrupted": interrupted,
         }
         self.lm.info.update(
