@@ -246,8 +246,9 @@ def context_ids(previous: Sequence[Sequence[int]], line_inputs: int, context_tok
     """The context of a line: the most recent whole lines of `previous` (each `<s> w1 … wn` ids, oldest
     first) that fit, together with the line's own `line_inputs` input tokens, in `context_tokens`.
 
-    This is how `wordlm train --context-tokens N` packs consecutive lines into one example (inputs
-    `<s> a1 … an <s> b1 … bm`, targets `a1 … an </s> b1 … bm </s>`), so scoring sees what training saw.
+    `wordlm train --context-tokens N` packs consecutive lines into examples of at most N inputs
+    (`streaming.pack_lines`: inputs `<s> a1 … an <s> b1 … bm`, targets `a1 … an </s> b1 … bm </s>`),
+    so a line and its context here are never longer than what training read.
     """
     budget, taken = context_tokens - line_inputs, []
     for ids in reversed(previous):

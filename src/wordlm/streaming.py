@@ -304,8 +304,8 @@ def pack_lines(lengths: np.ndarray, context_tokens: int) -> np.ndarray:
     """Runs of consecutive streams for `--context-tokens` training: boundaries <int64>[runs + 1].
 
     Greedy, in corpus order: a run takes the next stream while the run's inputs (n - 1 per stream
-    of n tokens) stay within `context_tokens`; a longer stream is a run alone. The same rule as
-    `scoring.context_ids`, so a line is scored with the context it was trained with.
+    of n tokens) stay within `context_tokens`; a longer stream is a run alone. `scoring.context_ids`
+    gives a scored line the most whole previous lines within the same budget.
     """
     inputs = np.asarray(lengths, dtype=np.int64) - 1
     bounds, used = [0], 0
