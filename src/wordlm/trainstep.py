@@ -9,12 +9,12 @@ padding mask through it. This step computes the same loss and gradients with:
 - no mask: recurrent batches are post-padded, so a real position never sees the padding after it
   (as `scoring.py`'s compiled pass);
 - the softmax only at predicted positions (targets other than `<pad>`);
-- optionally (`--sampled-softmax K`) a sampled softmax over K classes, 2-2.3x the full step's
-  speed for K = 1024-2048 of 10k words, switched to the full softmax for the end of training.
+- optionally (`--sampled-softmax K`) a sampled softmax over K classes, 1.9-2.3x the full step's
+  speed for K = 1024 of 10k words, switched to the full softmax for the end of training.
 The loss is the mean cross-entropy over predicted tokens, what Keras's
 `SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)` computes; dropout runs through
 the model's own Dropout layers (same rates, same seeds); the optimizer, its clipping and the
-logged loss (a mean over the epoch, weighted by rows) are Keras's. 1.1–1.3× Keras's step on
+logged loss (a mean over the epoch, weighted by rows) are Keras's. 1.07–1.34× Keras's step on
 PTB-sized batches on CPU (benchmarks/training.md).
 
 Used for single-device training of `sequence` and `char` models without `--jit`; distribution
