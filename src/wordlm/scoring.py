@@ -262,16 +262,15 @@ def context_ids(previous: Sequence[Sequence[int]], line_inputs: int, context_tok
 class RunningContext:
     """The recent lines of a text, for `context_ids` (blank lines add nothing: training skips them)."""
 
-    def __init__(self, lm, context_tokens: int):
-        self.lm, self.context_tokens = lm, context_tokens
+    def __init__(self, context_tokens: int):
+        self.context_tokens = context_tokens
         self.lines: list[list[int]] = []
         self.tokens = 0
 
-    def before(self, text: str) -> list[int]:
-        """The context of the line `text`, then remember the line."""
-        ids = self.lm.vocab.encode(self.lm.tokens(text))
+    def before(self, ids: Sequence[int]) -> list[int]:
+        """The context of a line of word ids (no markers), then remember the line."""
         ctx = context_ids(self.lines, len(ids) + 1, self.context_tokens)
-        if ids:
+        if len(ids):
             self.lines.append([BOS_ID, *ids])
             self.tokens += len(ids) + 1
             while self.lines and self.tokens - len(self.lines[0]) >= self.context_tokens:
@@ -281,12 +280,11 @@ class RunningContext:
 
 def in_context(streams: Sequence[Sequence[int]], context_tokens: int) -> tuple[list[list[int]], list[int]]:
     """Line streams (`<s> … </s>`, in text order) each preceded by its context: (streams, context lengths)."""
-    out, skips, previous = [], [], []
+    running, out, skips = RunningContext(context_tokens), [], []
     for s in streams:
-        ctx = context_ids(previous[-context_tokens:], len(s) - 1, context_tokens)
+        ctx = running.before(s[1:-1])
         out.append(ctx + list(s))
         skips.append(len(ctx))
-        previous.append(list(s[:-1]))
     return out, skips
 
 
@@ -304,7 +302,7 @@ def score_stream(lm, numbered: Iterable[tuple[int, str]], options: Options = Opt
     running = None
     if context_tokens:
         check_context(lm, options)
-        running = RunningContext(lm, context_tokens)
+        running = RunningContext(context_tokens)
 
     def flush():
         scores = score_sentences(lm, [t for _, t in batch], options, contexts=contexts if running else None)
@@ -314,7 +312,7 @@ def score_stream(lm, numbered: Iterable[tuple[int, str]], options: Options = Opt
         for item in numbered:
             batch.append(item)
             if running:
-                contexts.append(running.before(item[1]))
+                contexts.append(running.before(lm.vocab.encode(lm.tokens(item[1]))))
             if len(batch) >= batch_size:
                 yield from flush()
                 batch, contexts = [], []
