@@ -62,7 +62,7 @@ ARCHITECTURE = {
               help="Running text: train on runs of consecutive lines of up to N tokens, so a line is read after "
                    "the lines before it (score with perplexity/score --context-tokens N). 0: lines are independent.")
 @click.option("--sampled-softmax", type=click.IntRange(min=0), default=0, show_default=True, metavar="K",
-              help="Train with a softmax over the targets and K sampled words (about 2x faster for K ~ 10%% of a 10k "
+              help="Train with a softmax over the targets and K sampled words (about 2x faster for K ~ 10% of a 10k "
                    "vocabulary), the full softmax for the last quarter of training. 0: full softmax throughout.")
 @click.option("--resume", is_flag=True,
               help="Continue training the model in -o (its vocabulary, framing and network; new words become <unk>).")
