@@ -57,6 +57,7 @@ LOGITS_BUDGET = 1 << 26
 # With --sampled-softmax, the last quarter of training (of the epochs, or of the time limit) uses
 # the full softmax, so the final model is fitted to the objective it is scored by.
 FULL_SOFTMAX_TAIL = 0.25
+SAMPLED_SOFTMAX_NEEDS = "--sampled-softmax needs a sequence or char model trained on one device without --jit"
 
 
 @dataclass
@@ -119,7 +120,7 @@ class TrainConfig:
             (self.sampled_softmax >= 0, f"--sampled-softmax must be 0 or more, got {self.sampled_softmax}"),
             (not self.sampled_softmax or (self.framing in ("sequence", "char") and not self.distribute
                                           and not self.jit_compile),
-             "--sampled-softmax needs a sequence or char model trained on one device without --jit"),
+             SAMPLED_SOFTMAX_NEEDS),
             (not self.context_tokens or self.framing in ("sequence", "char"),
              "--context-tokens needs a recurrent framing (sequence or char)"),
             (not self.context_tokens or self.boundaries, "--context-tokens needs <s> and </s> (no --no-boundaries)"),
@@ -275,7 +276,7 @@ def train(
                 # The same loss and gradients as Keras's step, 1.07-1.34x faster (trainstep.py).
                 switch = trainstep.install(lm.keras_model, lm.size, config.sampled_softmax)
             elif config.sampled_softmax:
-                raise InputError("--sampled-softmax needs a sequence or char model trained on one device without --jit")
+                raise InputError(SAMPLED_SOFTMAX_NEEDS)
         valid_streams = None
         if valid:
             valid_corpus = read_tokenized(valid, lm.tokenizer, lm.reverse)

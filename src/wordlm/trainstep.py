@@ -36,13 +36,11 @@ class SoftmaxSwitch:
         import tensorflow as tf
 
         self.sampled = sampled
-        self.variable = tf.Variable(bool(sampled), trainable=False, name="use_sampled_softmax")
-
-    @property
-    def on(self) -> bool:
-        return bool(self.variable.numpy())
+        self.on = bool(sampled)  # mirrors the variable, so the per-batch check reads no tensor
+        self.variable = tf.Variable(self.on, trainable=False, name="use_sampled_softmax")
 
     def full(self) -> None:
+        self.on = False
         self.variable.assign(False)
 
 
