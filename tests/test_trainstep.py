@@ -91,3 +91,62 @@ def test_sampled_softmax_without_sampling_is_the_full_loss():
     assert float(both(x, y, training=False, use_sampled=tf.constant(False))) == pytest.approx(float(full), rel=1e-6)
     sampled = float(both(x, y, training=False, use_sampled=tf.constant(True)))
     assert np.isfinite(sampled) and sampled != pytest.approx(float(full), rel=1e-6)
+
+
+def test_tied_loss_is_the_untied_loss_with_the_kernel_set_to_the_embedding():
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(4)
+    vocab, size = 29, ModelSize(7, 7, 1, 0.0)
+    model = build_model(vocab, None, True, size)
+    x, y = batch(np.random.default_rng(3), vocab)
+    embedding, kernel = model.get_layer("embedding").embeddings, model.get_layer("logits").kernel
+    assert not np.allclose(kernel.numpy(), embedding.numpy().T)
+    tied = trainstep.training_loss(model, size, tied=True)
+    before = float(tied(x, y, training=False))
+    trainstep.tie_output(model)
+    np.testing.assert_array_equal(kernel.numpy(), embedding.numpy().T)
+    keras_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
+    assert before == pytest.approx(float(keras_loss(y, model(x, training=False))), rel=1e-5)
+    # The embedding's gradient has both parts: as the input lookup and as the output layer.
+    with tf.GradientTape() as tape:
+        loss = tied(x, y, training=False)
+    got = tf.convert_to_tensor(tape.gradient(loss, embedding)).numpy()
+    with tf.GradientTape(persistent=True) as tape:
+        loss = keras_loss(y, model(x, training=False))
+    as_input = tf.convert_to_tensor(tape.gradient(loss, embedding)).numpy()
+    as_output = tape.gradient(loss, kernel).numpy().T
+    np.testing.assert_allclose(got, as_input + as_output, atol=1e-6)
+
+
+def test_tied_training_keeps_the_output_layer_equal_to_the_embedding(tmp_path):
+    from conftest import RHYME_LINES
+    from wordlm.demo import rhyme_path
+    from wordlm.saving import load
+    from wordlm.training import TrainConfig, perplexity, train
+
+    config = TrainConfig(epochs=30, size=ModelSize(16, 16, 1, 0.0), batch_size=2, seed=0, learning_rate=0.03,
+                         tie_embeddings=True, sampled_softmax=8)
+    lm = train([rhyme_path()], config, valid=[rhyme_path()], verbose=0, output=tmp_path / "m")
+    embedding = lm.keras_model.get_layer("embedding").embeddings.numpy()
+    np.testing.assert_array_equal(lm.keras_model.get_layer("logits").kernel.numpy(), embedding.T)
+    ppls = lm.info["valid_ppl"]
+    assert ppls[-1] < ppls[0] / 4 and lm.info["best_valid_ppl"] < 5.0  # it learns the rhyme
+    loaded = load(tmp_path / "m")
+    streams = [loaded.stream(t) for t in RHYME_LINES]
+    assert loaded.info["train_config"]["tie_embeddings"] is True
+    assert perplexity(loaded, streams) == pytest.approx(lm.info["best_valid_ppl"], rel=1e-5)
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(size=ModelSize(8, 16, 1, 0.0)), "--embedding-dim equal to --units"),
+    (dict(framing="window", size=ModelSize(8, 8, 1, 0.0)), "needs a sequence or char model"),
+])
+def test_tie_embeddings_refuses_what_it_cannot_tie(options, message):
+    from wordlm.demo import rhyme_path
+    from wordlm.errors import InputError
+    from wordlm.training import TrainConfig, train
+
+    with pytest.raises(InputError, match=message):
+        train([rhyme_path()], TrainConfig(epochs=1, tie_embeddings=True, **options), verbose=0)

@@ -11,7 +11,8 @@ The steps of `train`:
 4. fit: sparse integer targets (never one-hot), Adam, `from_logits=True` cross-entropy averaged
    over predicted tokens (padding targets, id 0, ignored); optional XLA compilation. Recurrent
    models on one device take `trainstep.py`'s faster step (the same loss and gradients), which
-   can also train with a sampled softmax (`sampled_softmax` classes) until the last quarter.
+   can also train with a sampled softmax (`sampled_softmax` classes) until the last quarter,
+   and with the embedding matrix as the output layer's weights (`tie_embeddings`).
    With `context_tokens` N an example is a run of consecutive lines of at most N inputs, so the
    model learns to read a line after the lines before it (running text; `wordlm perplexity
    --context-tokens N` scores that way). After each epoch the validation perplexity is computed
@@ -58,6 +59,7 @@ LOGITS_BUDGET = 1 << 26
 # the full softmax, so the final model is fitted to the objective it is scored by.
 FULL_SOFTMAX_TAIL = 0.25
 SAMPLED_SOFTMAX_NEEDS = "--sampled-softmax needs a sequence or char model trained on one device without --jit"
+TIE_EMBEDDINGS_NEEDS = "--tie-embeddings needs a sequence or char model trained on one device without --jit"
 
 
 @dataclass
@@ -89,6 +91,7 @@ class TrainConfig:
     distribute: str | None = None  # None, "mirrored" or "multi-worker"
     context_tokens: int = 0  # > 0: examples are runs of consecutive lines of at most this many inputs
     sampled_softmax: int = 0  # > 0: sampled softmax over this many classes, full for the last quarter
+    tie_embeddings: bool = False  # the embedding matrix is the output layer's weights (embedding_dim == units)
 
     def to_config(self) -> dict:
         d = asdict(self)
@@ -121,6 +124,11 @@ class TrainConfig:
             (not self.sampled_softmax or (self.framing in ("sequence", "char") and not self.distribute
                                           and not self.jit_compile),
              SAMPLED_SOFTMAX_NEEDS),
+            (not self.tie_embeddings or (self.framing in ("sequence", "char") and not self.distribute
+                                         and not self.jit_compile),
+             TIE_EMBEDDINGS_NEEDS),
+            (not self.tie_embeddings or not self.freeze_embeddings,
+             "--tie-embeddings trains the embedding as the output layer: not with --freeze-embeddings"),
             (not self.context_tokens or self.framing in ("sequence", "char"),
              "--context-tokens needs a recurrent framing (sequence or char)"),
             (not self.context_tokens or self.boundaries, "--context-tokens needs <s> and </s> (no --no-boundaries)"),
@@ -273,10 +281,15 @@ def train(
                 if config.sampled_softmax >= lm.vocab_size:
                     raise InputError(f"--sampled-softmax {config.sampled_softmax} must be below the vocabulary "
                                      f"size ({lm.vocab_size} with the reserved ids)")
+                if config.tie_embeddings and lm.size.embedding_dim != lm.size.units:
+                    raise InputError(f"--tie-embeddings needs --embedding-dim equal to --units (the model has "
+                                     f"{lm.size.embedding_dim} and {lm.size.units})")
                 # The same loss and gradients as Keras's step, 1.07-1.34x faster (trainstep.py).
-                switch = trainstep.install(lm.keras_model, lm.size, config.sampled_softmax)
+                switch = trainstep.install(lm.keras_model, lm.size, config.sampled_softmax, config.tie_embeddings)
             elif config.sampled_softmax:
                 raise InputError(SAMPLED_SOFTMAX_NEEDS)
+            elif config.tie_embeddings:
+                raise InputError(TIE_EMBEDDINGS_NEEDS)
         valid_streams = None
         if valid:
             valid_corpus = read_tokenized(valid, lm.tokenizer, lm.reverse)

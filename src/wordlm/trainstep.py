@@ -10,7 +10,11 @@ padding mask through it. This step computes the same loss and gradients with:
   (as `scoring.py`'s compiled pass);
 - the softmax only at predicted positions (targets other than `<pad>`);
 - optionally (`--sampled-softmax K`) a sampled softmax over K classes, 1.9-2.3x the full step's
-  speed for K = 1024 of 10k words, switched to the full softmax for the end of training.
+  speed for K = 1024 of 10k words, switched to the full softmax for the end of training;
+- optionally (`--tie-embeddings`) the embedding matrix as the output layer's weights (Press & Wolf
+  2017; Inan et al. 2017): the logits are `h @ E^T + b`, the gradient of both uses flows into `E`,
+  and after each update the Dense layer's kernel is set to `E^T`, so the saved model stays plain
+  Keras layers and scores exactly what was trained.
 The loss is the mean cross-entropy over predicted tokens, what Keras's
 `SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)` computes; dropout runs through
 the model's own Dropout layers (same rates, same seeds); the optimizer, its clipping and the
@@ -44,16 +48,31 @@ class SoftmaxSwitch:
         self.variable.assign(False)
 
 
-def install(keras_model, size: ModelSize, sampled: int = 0) -> SoftmaxSwitch:
+def install(keras_model, size: ModelSize, sampled: int = 0, tied: bool = False) -> SoftmaxSwitch:
     """Make `keras_model.fit` use the fast step (an instance attribute: the saved model is untouched).
 
     `sampled` > 0: train with a sampled softmax of that many classes until `switch.full()`.
+    `tied`: the embedding is the output layer (needs `embedding_dim == units`); the Dense kernel is
+    set to its transpose now and after every update.
     """
     switch = SoftmaxSwitch(sampled)
-    step = _train_step(training_loss(keras_model, size, sampled), switch)
+    if tied:
+        tie_output(keras_model)
+    step = _train_step(training_loss(keras_model, size, sampled, tied), switch, keras_model if tied else None)
     keras_model.train_step = types.MethodType(step, keras_model)
     keras_model.train_function = None  # Keras builds its compiled loop from `train_step` on the next fit
     return switch
+
+
+def tie_output(keras_model) -> None:
+    """Set the output layer's kernel <float>[units, vocab] to the transposed embedding matrix."""
+    import tensorflow as tf
+
+    embedding, dense = keras_model.get_layer("embedding"), keras_model.get_layer("logits")
+    if tuple(dense.kernel.shape) != tuple(embedding.embeddings.shape)[::-1]:
+        raise ValueError(f"cannot tie a {tuple(embedding.embeddings.shape)} embedding to a "
+                         f"{tuple(dense.kernel.shape)} output kernel")
+    dense.kernel.assign(tf.transpose(embedding.embeddings))
 
 
 def uninstall(keras_model) -> None:
@@ -62,7 +81,7 @@ def uninstall(keras_model) -> None:
         keras_model.train_function = None
 
 
-def training_loss(keras_model, size: ModelSize, sampled: int = 0):
+def training_loss(keras_model, size: ModelSize, sampled: int = 0, tied: bool = False):
     """`loss(x, y, training, use_sampled)`: mean cross-entropy over the predicted tokens (targets not
     `<pad>`) of post-padded <int32>[batch, time] inputs and targets; dropout on when `training`.
 
@@ -103,13 +122,18 @@ def training_loss(keras_model, size: ModelSize, sampled: int = 0):
 
     vocab = dense.units
 
+    def output_weights():
+        """<float>[vocab, dim]: one row per output word."""
+        return embedding.embeddings if tied else tf.transpose(dense.kernel)
+
     def full_losses(h, targets):
-        return tf.nn.sparse_softmax_cross_entropy_with_logits(targets, dense(h))  # [predicted tokens, V] logits
+        logits = tf.matmul(h, embedding.embeddings, transpose_b=True) + dense.bias if tied else dense(h)
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits)  # [predicted tokens, V] logits
 
     def sampled_losses(h, targets):
         labels = tf.cast(targets, tf.int64)[:, None]
         draws = tf.random.log_uniform_candidate_sampler(labels, 1, sampled, True, vocab)
-        return tf.nn.sampled_softmax_loss(tf.transpose(dense.kernel), dense.bias, labels, h, sampled, vocab,
+        return tf.nn.sampled_softmax_loss(output_weights(), dense.bias, labels, h, sampled, vocab,
                                           sampled_values=draws, remove_accidental_hits=True)
 
     def loss(x, y, training=True, use_sampled=False):
@@ -131,16 +155,20 @@ def training_loss(keras_model, size: ModelSize, sampled: int = 0):
     return loss
 
 
-def _train_step(training_loss, switch: SoftmaxSwitch):
+def _train_step(training_loss, switch: SoftmaxSwitch, tied_model=None):
     import tensorflow as tf
+
+    kernel = tied_model.get_layer("logits").kernel if tied_model is not None else None
 
     def train_step(self, data):
         x, y = data[0], data[1]
         with tf.GradientTape() as tape:
             loss = training_loss(x, y, training=True, use_sampled=switch.variable)
         self._loss_tracker.update_state(loss, sample_weight=tf.shape(x)[0])
-        weights = self.trainable_weights
+        weights = [w for w in self.trainable_weights if w is not kernel]  # tied: the kernel is a copy
         self.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+        if kernel is not None:
+            tie_output(self)
         return self.get_metrics_result()
 
     return train_step

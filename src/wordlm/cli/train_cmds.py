@@ -64,6 +64,9 @@ ARCHITECTURE = {
 @click.option("--sampled-softmax", type=click.IntRange(min=0), default=0, show_default=True, metavar="K",
               help="Train with a softmax over the targets and K sampled words (about 2x faster for K ~ 10% of a 10k "
                    "vocabulary), the full softmax for the last quarter of training. 0: full softmax throughout.")
+@click.option("--tie-embeddings", is_flag=True,
+              help="Use the embedding matrix as the output layer's weights (needs --embedding-dim = --units): "
+                   "fewer parameters, better perplexity on small corpora.")
 @click.option("--resume", is_flag=True,
               help="Continue training the model in -o (its vocabulary, framing and network; new words become <unk>).")
 @click.option("--distribute", type=click.Choice(["mirrored", "multi-worker"]), default=None,
@@ -73,7 +76,8 @@ ARCHITECTURE = {
 @handle_errors
 def train(texts, output, framing, context, tokenizer, lower, no_boundaries, min_count, max_vocab, embedding_dim,
           units, layers, dropout, epochs, batch_size, learning_rate, lr_schedule, lr_decay, clipnorm, valid, patience,
-          time_limit, max_batch_tokens, jit, embeddings, freeze_embeddings, reverse, context_tokens, sampled_softmax, resume,
+          time_limit, max_batch_tokens, jit, embeddings, freeze_embeddings, reverse, context_tokens, sampled_softmax,
+          tie_embeddings, resume,
           distribute, seed, quiet):
     """Train a model on TEXT files (plain, .gz, or - for stdin) and save it to a directory.
 
@@ -103,7 +107,7 @@ def train(texts, output, framing, context, tokenizer, lower, no_boundaries, min_
         reverse=reverse, lr_decay=lr_decay, lr_schedule=lr_schedule, clipnorm=clipnorm, time_limit=time_limit,
         max_batch_tokens=max_batch_tokens, jit_compile=jit, embeddings=embeddings,
         freeze_embeddings=freeze_embeddings, distribute=distribute, context_tokens=context_tokens,
-        sampled_softmax=sampled_softmax,
+        sampled_softmax=sampled_softmax, tie_embeddings=tie_embeddings,
     )
     verbose = 0 if quiet else (1 if sys.stderr.isatty() else 2)
     lm = run_training(list(texts), config, valid=list(valid) or None, verbose=verbose, output=output, resume=resume)
