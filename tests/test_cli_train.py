@@ -90,3 +90,16 @@ def test_demo_reproduces_the_tutorial(runner):
     assert "line framing: vocabulary 21, 21 training examples" in out
     assert "window 2 framing: vocabulary 21, 23 training examples" in out
     assert "greedy from 'jack': jack and jill went up the hill" in out
+
+
+def test_train_tie_embeddings_and_info(runner, rhyme_file, tmp_path):
+    out = tmp_path / "m"
+    result = runner.invoke(cli, ["train", rhyme_file, "-o", str(out), "--tie-embeddings", "--epochs", "1",
+                                 "--units", "8", "--embedding-dim", "8", "-q"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(runner.invoke(cli, ["info", str(out), "--json"]).stdout)["tied_embeddings"] is True
+    assert "output layer tied to the embedding" in runner.invoke(cli, ["info", str(out)]).stdout
+    bad = runner.invoke(cli, ["train", rhyme_file, "-o", str(tmp_path / "n"), "--tie-embeddings", "--epochs", "1",
+                              "--units", "8", "--embedding-dim", "6", "-q"])
+    assert bad.exit_code == 1 and "--embedding-dim equal to --units" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "n").exists()

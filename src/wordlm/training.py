@@ -486,6 +486,7 @@ class _EpochLog(keras.callbacks.Callback):
             "fit_seconds": round(self.fit_seconds, 2),
             "time_limited": self.timed_out,
             "full_softmax_from_step": self.full_softmax_step,
+            "tie_embeddings": self.config.tie_embeddings,
             "interrupted": interrupted,
         }
         self.lm.info.update(

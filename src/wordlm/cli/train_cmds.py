@@ -157,6 +157,8 @@ def info(model, as_json):
         "tokenizer": config["tokenizer"],
         "reverse": bool(train_info.get("reverse", False)),
         "context_tokens": int((train_info.get("train_config") or {}).get("context_tokens") or 0),
+        # The last run's choice: the output layer was trained as the embedding's transpose.
+        "tied_embeddings": bool(((train_info.get("runs") or [{}])[-1]).get("tie_embeddings", False)),
         "vocab_words": vocab_size - 4,
         "vocab_size": vocab_size,
         "size": size.to_config(),
@@ -182,7 +184,8 @@ def info(model, as_json):
     tok = summary["tokenizer"]
     click.echo(f"tokenizer:    {tok['mode']}{', lower-case' if tok['lower'] else ''}")
     click.echo(f"vocabulary:   {summary['vocab_words']} words (+4 reserved: <pad> <unk> <s> </s>)")
-    click.echo(f"network:      embedding {size.embedding_dim}, {size.layers}x LSTM {size.units}, dropout {size.dropout}")
+    click.echo(f"network:      embedding {size.embedding_dim}, {size.layers}x LSTM {size.units}, dropout {size.dropout}"
+               + (", output layer tied to the embedding" if summary["tied_embeddings"] else ""))
     click.echo(f"parameters:   {summary['parameters']:,}")
     corpus = summary["corpus"]
     if corpus:
