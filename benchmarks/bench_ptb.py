@@ -74,6 +74,7 @@ def run(args, framing: str, context: int, time_limit: float, out_dir: Path | Non
         time_limit=time_limit, lr_schedule=args.lr_schedule, clipnorm=args.clipnorm, jit_compile=args.jit,
         patience=args.patience, lr_decay=args.lr_decay, context_tokens=args.context_tokens if recurrent else 0,
         sampled_softmax=args.sampled_softmax if recurrent else 0, tie_embeddings=args.tie_embeddings and recurrent,
+        ema=args.ema,
     )
     started = time.time()
     lm = train([str(DATA / "ptb.train.txt.gz")], config, valid=[str(DATA / "ptb.valid.txt")],
@@ -100,7 +101,7 @@ def run(args, framing: str, context: int, time_limit: float, out_dir: Path | Non
         "batch_size": batch_size, "learning_rate": args.learning_rate, "lr_schedule": args.lr_schedule,
         "jit": args.jit, "epochs_run": info["epochs_run"], "best_epoch": info["best_epoch"],
         "context_tokens": context_tokens, "sampled_softmax": config.sampled_softmax,
-        "tie_embeddings": config.tie_embeddings,
+        "tie_embeddings": config.tie_embeddings, "ema": config.ema,
         "full_softmax_from_step": info["runs"][-1].get("full_softmax_from_step"), "steps": info["steps"],
         "valid_ppl": round(info["best_valid_ppl"], 2), "test_ppl": round(test_ppl, 2),
         "test_ppl_lines_alone": round(test_ppl_alone, 2),
@@ -128,6 +129,7 @@ def main():
     p.add_argument("--batch-size", type=int, default=32, help="rows per batch (sequence framing)")
     p.add_argument("--sampled-softmax", type=int, default=0, help="sampled softmax classes (full for the last quarter)")
     p.add_argument("--tie-embeddings", action="store_true", help="the embedding matrix as the output layer")
+    p.add_argument("--ema", type=float, default=0.0, help="validate and keep a moving average of the weights")
     p.add_argument("--context-tokens", type=int, default=0,
                    help="running text: train on runs of consecutive lines of up to N tokens, score lines in context")
     p.add_argument("--fixed-batch-size", type=int, default=512,

@@ -150,3 +150,44 @@ def test_tie_embeddings_refuses_what_it_cannot_tie(options, message):
 
     with pytest.raises(InputError, match=message):
         train([rhyme_path()], TrainConfig(epochs=1, tie_embeddings=True, **options), verbose=0)
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_ema_model_is_the_moving_average_of_the_trained_weights(tied):
+    from wordlm.demo import rhyme_path
+    from wordlm.training import TrainConfig, train
+
+    def run(ema):
+        raw = []
+        config = TrainConfig(epochs=3, size=ModelSize(8, 8, 1, 0.0), batch_size=8, seed=0, learning_rate=0.05,
+                             ema=ema, tie_embeddings=tied)
+        lm = train([rhyme_path()], config, verbose=0,
+                   on_epoch_end=lambda lm, epoch, logs: raw.append(lm.keras_model.get_weights()))
+        assert lm.info["batches_per_epoch"] == 1  # one update an epoch: the weights after each are `raw`
+        return lm.keras_model.get_weights(), raw
+
+    final, raw = run(0.5)
+    plain, plain_raw = run(0.0)
+    for a, b in zip(raw[-1], plain):
+        np.testing.assert_allclose(a, b, atol=1e-6)  # the average does not change training
+    for i, got in enumerate(final):
+        average = raw[0][i]  # Keras starts the average at the first update's weights
+        for step in raw[1:]:
+            average = 0.5 * average + 0.5 * step[i]
+        np.testing.assert_allclose(got, average, atol=1e-6)
+    assert not np.allclose(final[0], raw[-1][0])
+    if tied:
+        np.testing.assert_array_equal(final[-2], final[0].T)
+
+
+def test_ema_saves_the_weights_it_validated(tmp_path):
+    from conftest import RHYME_LINES
+    from wordlm.demo import rhyme_path
+    from wordlm.saving import load
+    from wordlm.training import TrainConfig, perplexity, train
+
+    config = TrainConfig(epochs=6, size=ModelSize(8, 8, 1, 0.0), batch_size=2, seed=0, learning_rate=0.03, ema=0.9)
+    lm = train([rhyme_path()], config, valid=[rhyme_path()], verbose=0, output=tmp_path / "m")
+    streams = [lm.stream(t) for t in RHYME_LINES]
+    assert perplexity(load(tmp_path / "m"), streams) == pytest.approx(lm.info["best_valid_ppl"], rel=1e-5)
+    assert perplexity(lm, streams) == pytest.approx(lm.info["best_valid_ppl"], rel=1e-5)

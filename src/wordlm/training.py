@@ -12,7 +12,9 @@ The steps of `train`:
    over predicted tokens (padding targets, id 0, ignored); optional XLA compilation. Recurrent
    models on one device take `trainstep.py`'s faster step (the same loss and gradients), which
    can also train with a sampled softmax (`sampled_softmax` classes) until the last quarter,
-   and with the embedding matrix as the output layer's weights (`tie_embeddings`).
+   and with the embedding matrix as the output layer's weights (`tie_embeddings`). With `ema` M
+   the optimizer keeps a moving average of the weights (momentum M per step; Polyak averaging),
+   and validation, checkpoints and the returned model use the averaged weights.
    With `context_tokens` N an example is a run of consecutive lines of at most N inputs, so the
    model learns to read a line after the lines before it (running text; `wordlm perplexity
    --context-tokens N` scores that way). After each epoch the validation perplexity is computed
@@ -92,6 +94,7 @@ class TrainConfig:
     context_tokens: int = 0  # > 0: examples are runs of consecutive lines of at most this many inputs
     sampled_softmax: int = 0  # > 0: sampled softmax over this many classes, full for the last quarter
     tie_embeddings: bool = False  # the embedding matrix is the output layer's weights (embedding_dim == units)
+    ema: float = 0.0  # > 0: validate, keep and save the moving average of the weights with this momentum
 
     def to_config(self) -> dict:
         d = asdict(self)
@@ -121,6 +124,7 @@ class TrainConfig:
             (self.clipnorm is None or self.clipnorm > 0, f"--clipnorm must be positive, got {self.clipnorm}"),
             (self.context_tokens >= 0, f"--context-tokens must be 0 or more, got {self.context_tokens}"),
             (self.sampled_softmax >= 0, f"--sampled-softmax must be 0 or more, got {self.sampled_softmax}"),
+            (0.0 <= self.ema < 1.0, f"--ema must be in [0, 1), got {self.ema}"),
             (not self.sampled_softmax or (self.framing in ("sequence", "char") and not self.distribute
                                           and not self.jit_compile),
              SAMPLED_SOFTMAX_NEEDS),
@@ -265,10 +269,16 @@ def train(
             dataset = distribute.distribute_dataset(
                 strategy, lambda shard, shards: make_dataset(corpus, plan, lm.framing.recurrent, config.seed, shard, shards)
             )
+            if optimizer is not None and optimizer.use_ema != bool(config.ema):
+                _log(verbose, f"resume: {'with' if config.ema else 'without'} --ema, unlike the saved run: "
+                              f"starting a fresh optimizer")
+                optimizer = None
             if optimizer is None:
-                optimizer = keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.clipnorm)
+                optimizer = keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.clipnorm,
+                                                  use_ema=bool(config.ema), ema_momentum=config.ema or 0.99)
             else:
                 optimizer.learning_rate = config.learning_rate
+                optimizer.ema_momentum = config.ema or optimizer.ema_momentum
             lm.keras_model.get_layer("embedding").trainable = not config.freeze_embeddings
             distribute.prepare_model(lm.keras_model, strategy)
             lm.keras_model.compile(
@@ -440,6 +450,12 @@ class _EpochLog(keras.callbacks.Callback):
         logs = dict(logs or {})
         self.epochs_run = epoch + 1
         self.losses.append(round(float(logs.get("loss", float("nan"))), 6))
+        with self._averaged_weights():
+            self._validate_and_save(epoch, logs)
+        if self.user_callback:
+            self.user_callback(self.lm, epoch + 1, logs)
+
+    def _validate_and_save(self, epoch: int, logs: dict) -> None:
         improved = True
         if self.valid_streams:
             ppl = perplexity(self.lm, self.valid_streams, context_tokens=self.config.context_tokens)
@@ -464,14 +480,41 @@ class _EpochLog(keras.callbacks.Callback):
         if improved:
             self._update_info(interrupted=False, complete=False)
             self.checkpointer.epoch_end(self.lm, epoch + 1, improved)
-        if self.user_callback:
-            self.user_callback(self.lm, epoch + 1, logs)
+
+    @contextlib.contextmanager
+    def _averaged_weights(self):
+        """With `ema`: the optimizer's moving averages in place of the weights while inside (validation
+        and checkpoints see the averaged model; training goes on from the raw weights)."""
+        optimizer = self.model.optimizer
+        averages = getattr(optimizer, "_model_variables_moving_average", None) if self.config.ema else None
+        if not averages:
+            yield
+            return
+        variables = optimizer._trainable_variables  # the order of the averages (as Keras's SwapEMAWeights)
+        raw = [keras.ops.convert_to_numpy(v) for v in variables]
+        for variable, average in zip(variables, averages):
+            variable.assign(average)
+        self._retie()
+        try:
+            yield
+        finally:
+            for variable, value in zip(variables, raw):
+                variable.assign(value)
+
+    def _retie(self) -> None:
+        """Tied: the output kernel is the embedding's transpose again (its average lags one step)."""
+        if self.config.tie_embeddings:
+            trainstep.tie_output(self.lm.keras_model)
 
     def finish(self, interrupted: bool) -> None:
         """Keep the best weights and record the run in `lm.info`."""
-        if self.best_weights is not None and self.best_epoch != self.epochs_run:
+        # With `ema`, fit ends by writing the averages into the model: the best epoch's are restored
+        # exactly (and re-tied), even when it is the last.
+        if self.best_weights is not None and (self.best_epoch != self.epochs_run or self.config.ema):
             self.lm.keras_model.set_weights(self.best_weights)
-            _log(self.verbose, f"kept the weights of epoch {self.best_epoch} (best validation perplexity)")
+            if self.best_epoch != self.epochs_run:
+                _log(self.verbose, f"kept the weights of epoch {self.best_epoch} (best validation perplexity)")
+        self._retie()
         self._update_info(interrupted=interrupted, complete=not interrupted)
 
     def _update_info(self, interrupted: bool, complete: bool) -> None:

@@ -58,6 +58,11 @@ def install(keras_model, size: ModelSize, sampled: int = 0, tied: bool = False) 
     switch = SoftmaxSwitch(sampled)
     if tied:
         tie_output(keras_model)
+        optimizer = getattr(keras_model, "optimizer", None)
+        if optimizer is not None and not optimizer.built:
+            # Over every weight, the unused kernel too, as Keras's own step would: the optimizer's
+            # state (and its moving averages, which `fit` writes back at the end) matches the model's.
+            optimizer.build(keras_model.trainable_variables)
     step = _train_step(training_loss(keras_model, size, sampled, tied), switch, keras_model if tied else None)
     keras_model.train_step = types.MethodType(step, keras_model)
     keras_model.train_function = None  # Keras builds its compiled loop from `train_step` on the next fit

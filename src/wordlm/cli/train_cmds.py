@@ -67,6 +67,9 @@ ARCHITECTURE = {
 @click.option("--tie-embeddings", is_flag=True,
               help="Use the embedding matrix as the output layer's weights (needs --embedding-dim = --units): "
                    "fewer parameters, better perplexity on small corpora.")
+@click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True, metavar="M",
+              help="Validate, keep and save a moving average of the weights (momentum M per step, e.g. 0.999). "
+                   "0: the weights as trained.")
 @click.option("--resume", is_flag=True,
               help="Continue training the model in -o (its vocabulary, framing and network; new words become <unk>).")
 @click.option("--distribute", type=click.Choice(["mirrored", "multi-worker"]), default=None,
@@ -77,7 +80,7 @@ ARCHITECTURE = {
 def train(texts, output, framing, context, tokenizer, lower, no_boundaries, min_count, max_vocab, embedding_dim,
           units, layers, dropout, epochs, batch_size, learning_rate, lr_schedule, lr_decay, clipnorm, valid, patience,
           time_limit, max_batch_tokens, jit, embeddings, freeze_embeddings, reverse, context_tokens, sampled_softmax,
-          tie_embeddings, resume,
+          tie_embeddings, ema, resume,
           distribute, seed, quiet):
     """Train a model on TEXT files (plain, .gz, or - for stdin) and save it to a directory.
 
@@ -107,7 +110,7 @@ def train(texts, output, framing, context, tokenizer, lower, no_boundaries, min_
         reverse=reverse, lr_decay=lr_decay, lr_schedule=lr_schedule, clipnorm=clipnorm, time_limit=time_limit,
         max_batch_tokens=max_batch_tokens, jit_compile=jit, embeddings=embeddings,
         freeze_embeddings=freeze_embeddings, distribute=distribute, context_tokens=context_tokens,
-        sampled_softmax=sampled_softmax, tie_embeddings=tie_embeddings,
+        sampled_softmax=sampled_softmax, tie_embeddings=tie_embeddings, ema=ema,
     )
     verbose = 0 if quiet else (1 if sys.stderr.isatty() else 2)
     lm = run_training(list(texts), config, valid=list(valid) or None, verbose=verbose, output=output, resume=resume)
