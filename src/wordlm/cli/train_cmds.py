@@ -189,7 +189,10 @@ def info(model, as_json):
     click.echo(f"vocabulary:   {summary['vocab_words']} words (+4 reserved: <pad> <unk> <s> </s>)")
     click.echo(f"network:      embedding {size.embedding_dim}, {size.layers}x LSTM {size.units}, dropout {size.dropout}"
                + (", output layer tied to the embedding" if summary["tied_embeddings"] else ""))
-    click.echo(f"parameters:   {summary['parameters']:,}")
+    distinct = summary["parameters"] - size.units * vocab_size  # tied: the output kernel is a copy
+    click.echo(f"parameters:   {summary['parameters']:,}"
+               + (f" ({distinct:,} distinct: the output kernel is the embedding's transpose)"
+                  if summary["tied_embeddings"] else ""))
     corpus = summary["corpus"]
     if corpus:
         click.echo(f"corpus:       {corpus['lines']:,} lines, {corpus['tokens']:,} tokens, OOV rate {corpus['oov_rate']:.2%} "
