@@ -161,7 +161,8 @@ def info(model, as_json):
         "reverse": bool(train_info.get("reverse", False)),
         "context_tokens": int((train_info.get("train_config") or {}).get("context_tokens") or 0),
         # The last run's choice: the output layer was trained as the embedding's transpose.
-        "tied_embeddings": bool(((train_info.get("runs") or [{}])[-1]).get("tie_embeddings", False)),
+        "tied_embeddings": bool(((train_info.get("runs") or [{}])[-1]).get(
+            "tie_embeddings", (train_info.get("train_config") or {}).get("tie_embeddings", False))),
         "vocab_words": vocab_size - 4,
         "vocab_size": vocab_size,
         "size": size.to_config(),
