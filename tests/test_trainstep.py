@@ -152,15 +152,15 @@ def test_tie_embeddings_refuses_what_it_cannot_tie(options, message):
         train([rhyme_path()], TrainConfig(epochs=1, tie_embeddings=True, **options), verbose=0)
 
 
-@pytest.mark.parametrize("tied", [False, True])
-def test_ema_model_is_the_moving_average_of_the_trained_weights(tied):
+@pytest.mark.parametrize("framing, tied", [("sequence", False), ("sequence", True), ("word", False)])
+def test_ema_model_is_the_moving_average_of_the_trained_weights(framing, tied):
     from wordlm.demo import rhyme_path
     from wordlm.training import TrainConfig, train
 
     def run(ema):
         raw = []
-        config = TrainConfig(epochs=3, size=ModelSize(8, 8, 1, 0.0), batch_size=8, seed=0, learning_rate=0.05,
-                             ema=ema, tie_embeddings=tied)
+        config = TrainConfig(framing=framing, epochs=3, size=ModelSize(8, 8, 1, 0.0), batch_size=64, seed=0,
+                             learning_rate=0.05, ema=ema, tie_embeddings=tied)
         lm = train([rhyme_path()], config, verbose=0,
                    on_epoch_end=lambda lm, epoch, logs: raw.append(lm.keras_model.get_weights()))
         assert lm.info["batches_per_epoch"] == 1  # one update an epoch: the weights after each are `raw`
@@ -191,3 +191,18 @@ def test_ema_saves_the_weights_it_validated(tmp_path):
     streams = [lm.stream(t) for t in RHYME_LINES]
     assert perplexity(load(tmp_path / "m"), streams) == pytest.approx(lm.info["best_valid_ppl"], rel=1e-5)
     assert perplexity(lm, streams) == pytest.approx(lm.info["best_valid_ppl"], rel=1e-5)
+
+
+def test_resume_with_or_without_ema(tmp_path, capsys):
+    from wordlm.demo import rhyme_path
+    from wordlm.saving import load
+    from wordlm.training import TrainConfig, train
+
+    out = tmp_path / "m"
+    config = dict(epochs=2, size=ModelSize(8, 8, 1, 0.0), batch_size=2, seed=0, learning_rate=0.03)
+    train([rhyme_path()], TrainConfig(ema=0.9, **config), verbose=0, output=out)
+    lm = train([rhyme_path()], TrainConfig(ema=0.9, **config), verbose=1, output=out, resume=True)
+    assert "with optimizer state" in capsys.readouterr().err and lm.info["epochs_total"] == 4
+    lm = train([rhyme_path()], TrainConfig(**config), verbose=1, output=out, resume=True)
+    assert "without --ema, unlike the saved run: starting a fresh optimizer" in capsys.readouterr().err
+    assert load(out).info["epochs_total"] == 6

@@ -231,8 +231,8 @@ def train(
     interrupt, and at the end (by the chief only, in multi-worker training). `resume`: continue
     the model already in `output` (its vocabulary, framing and network; `config` then supplies
     only how to train: epochs, batch size, learning rate, ...); without one there, start anew.
-    `on_epoch_end(lm, epoch, logs)` is called after each epoch; `logs` holds `loss` and, with
-    `valid`, `valid_ppl`.
+    `on_epoch_end(lm, epoch, logs)` is called after each epoch (with the weights as trained, not
+    the `ema` averages); `logs` holds `loss` and, with `valid`, `valid_ppl`.
     """
     config.validate()
     for path in list(valid or []) + list(texts):
