@@ -94,9 +94,11 @@ def test_demo_reproduces_the_tutorial(runner):
 
 def test_train_tie_embeddings_and_info(runner, rhyme_file, tmp_path):
     out = tmp_path / "m"
-    result = runner.invoke(cli, ["train", rhyme_file, "-o", str(out), "--tie-embeddings", "--epochs", "1",
-                                 "--units", "8", "--embedding-dim", "8", "-q"])
+    result = runner.invoke(cli, ["train", rhyme_file, "-o", str(out), "--tie-embeddings", "--ema", "0.9",
+                                 "--epochs", "1", "--units", "8", "--embedding-dim", "8", "-q"])
     assert result.exit_code == 0, result.output
+    config = json.loads((out / "wordlm.json").read_text())["info"]["train_config"]
+    assert config["tie_embeddings"] is True and config["ema"] == 0.9
     assert json.loads(runner.invoke(cli, ["info", str(out), "--json"]).stdout)["tied_embeddings"] is True
     assert "output layer tied to the embedding" in runner.invoke(cli, ["info", str(out)]).stdout
     bad = runner.invoke(cli, ["train", rhyme_file, "-o", str(tmp_path / "n"), "--tie-embeddings", "--epochs", "1",
