@@ -63,7 +63,8 @@ def install(keras_model, size: ModelSize, sampled: int = 0, tied: bool = False) 
             # Over every weight, the unused kernel too, as Keras's own step would: the optimizer's
             # state (and its moving averages, which `fit` writes back at the end) matches the model's.
             optimizer.build(keras_model.trainable_variables)
-    step = _train_step(training_loss(keras_model, size, sampled, tied), switch, keras_model if tied else None)
+    kernel = keras_model.get_layer("logits").kernel if tied else None
+    step = _train_step(training_loss(keras_model, size, sampled, tied), switch, kernel)
     keras_model.train_step = types.MethodType(step, keras_model)
     keras_model.train_function = None  # Keras builds its compiled loop from `train_step` on the next fit
     return switch
@@ -160,19 +161,18 @@ def training_loss(keras_model, size: ModelSize, sampled: int = 0, tied: bool = F
     return loss
 
 
-def _train_step(training_loss, switch: SoftmaxSwitch, tied_model=None):
+def _train_step(training_loss, switch: SoftmaxSwitch, tied_kernel=None):
+    """`tied_kernel`: the output kernel, kept out of the update and re-tied to the embedding after it."""
     import tensorflow as tf
-
-    kernel = tied_model.get_layer("logits").kernel if tied_model is not None else None
 
     def train_step(self, data):
         x, y = data[0], data[1]
         with tf.GradientTape() as tape:
             loss = training_loss(x, y, training=True, use_sampled=switch.variable)
         self._loss_tracker.update_state(loss, sample_weight=tf.shape(x)[0])
-        weights = [w for w in self.trainable_weights if w is not kernel]  # tied: the kernel is a copy
+        weights = [w for w in self.trainable_weights if w is not tied_kernel]  # tied: the kernel is a copy
         self.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
-        if kernel is not None:
+        if tied_kernel is not None:
             tie_output(self)
         return self.get_metrics_result()
 
