@@ -60,8 +60,8 @@ LOGITS_BUDGET = 1 << 26
 # With --sampled-softmax, the last quarter of training (of the epochs, or of the time limit) uses
 # the full softmax, so the final model is fitted to the objective it is scored by.
 FULL_SOFTMAX_TAIL = 0.25
-SAMPLED_SOFTMAX_NEEDS = "--sampled-softmax needs a sequence or char model trained on one device without --jit"
-TIE_EMBEDDINGS_NEEDS = "--tie-embeddings needs a sequence or char model trained on one device without --jit"
+# What the options that only `trainstep.py`'s step implements need.
+FAST_STEP_NEEDS = "needs a sequence or char model trained on one device without --jit"
 
 
 @dataclass
@@ -101,7 +101,13 @@ class TrainConfig:
         d["size"] = self.size.to_config()
         return d
 
+    def fast_step_options(self) -> list[str]:
+        """The options given that need `trainstep.py`'s step."""
+        return [name for name, value in (("--sampled-softmax", self.sampled_softmax),
+                                         ("--tie-embeddings", self.tie_embeddings)) if value]
+
     def validate(self) -> None:
+        fast_step = self.framing in ("sequence", "char") and not self.distribute and not self.jit_compile
         checks = [
             (self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}"),
             (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
@@ -125,12 +131,7 @@ class TrainConfig:
             (self.context_tokens >= 0, f"--context-tokens must be 0 or more, got {self.context_tokens}"),
             (self.sampled_softmax >= 0, f"--sampled-softmax must be 0 or more, got {self.sampled_softmax}"),
             (0.0 <= self.ema < 1.0, f"--ema must be in [0, 1), got {self.ema}"),
-            (not self.sampled_softmax or (self.framing in ("sequence", "char") and not self.distribute
-                                          and not self.jit_compile),
-             SAMPLED_SOFTMAX_NEEDS),
-            (not self.tie_embeddings or (self.framing in ("sequence", "char") and not self.distribute
-                                         and not self.jit_compile),
-             TIE_EMBEDDINGS_NEEDS),
+            *((fast_step, f"{option} {FAST_STEP_NEEDS}") for option in self.fast_step_options()),
             (not self.tie_embeddings or not self.freeze_embeddings,
              "--tie-embeddings trains the embedding as the output layer: not with --freeze-embeddings"),
             (not self.context_tokens or self.framing in ("sequence", "char"),
@@ -296,10 +297,8 @@ def train(
                                      f"{lm.size.embedding_dim} and {lm.size.units})")
                 # The same loss and gradients as Keras's step, 1.07-1.34x faster (trainstep.py).
                 switch = trainstep.install(lm.keras_model, lm.size, config.sampled_softmax, config.tie_embeddings)
-            elif config.sampled_softmax:
-                raise InputError(SAMPLED_SOFTMAX_NEEDS)
-            elif config.tie_embeddings:
-                raise InputError(TIE_EMBEDDINGS_NEEDS)
+            elif config.fast_step_options():  # a resumed model's framing is its own
+                raise InputError(f"{config.fast_step_options()[0]} {FAST_STEP_NEEDS}")
         valid_streams = None
         if valid:
             valid_corpus = read_tokenized(valid, lm.tokenizer, lm.reverse)

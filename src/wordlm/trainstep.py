@@ -128,10 +128,6 @@ def training_loss(keras_model, size: ModelSize, sampled: int = 0, tied: bool = F
 
     vocab = dense.units
 
-    def output_weights():
-        """<float>[vocab, dim]: one row per output word."""
-        return embedding.embeddings if tied else tf.transpose(dense.kernel)
-
     def full_losses(h, targets):
         logits = tf.matmul(h, embedding.embeddings, transpose_b=True) + dense.bias if tied else dense(h)
         return tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits)  # [predicted tokens, V] logits
@@ -139,7 +135,8 @@ def training_loss(keras_model, size: ModelSize, sampled: int = 0, tied: bool = F
     def sampled_losses(h, targets):
         labels = tf.cast(targets, tf.int64)[:, None]
         draws = tf.random.log_uniform_candidate_sampler(labels, 1, sampled, True, vocab)
-        return tf.nn.sampled_softmax_loss(output_weights(), dense.bias, labels, h, sampled, vocab,
+        weights = embedding.embeddings if tied else tf.transpose(dense.kernel)  # <float>[vocab, dim]
+        return tf.nn.sampled_softmax_loss(weights, dense.bias, labels, h, sampled, vocab,
                                           sampled_values=draws, remove_accidental_hits=True)
 
     def loss(x, y, training=True, use_sampled=False):
