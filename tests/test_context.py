@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from wordlm import saving, scoring
 from wordlm.cli import cli
 from wordlm.framings import make_framing
-from wordlm.streaming import RecurrentPlan, encode_corpus, make_plan, pack_lines, token_lines
+from wordlm.running_text import in_context, pack_lines
+from wordlm.streaming import RecurrentPlan, encode_corpus, make_plan, token_lines
 from wordlm.text import Tokenizer
 from wordlm.vocab import BOS_ID, EOS_ID, PAD_ID, Vocabulary
 
@@ -45,6 +46,25 @@ def test_pack_lines_keeps_order_and_budget():
         if b < len(lengths):
             assert inputs + lengths[b] - 1 > 12  # greedy: the next stream did not fit
     assert list(bounds) == [0, 2, 3, 4, 8]
+
+
+@pytest.mark.parametrize("budget", [6, 12, 24, 40, 1000])
+def test_training_context_is_a_suffix_of_the_scoring_context(budget):
+    """One rule (running_text.py): in training a line is read after the lines before it in its run;
+    the scorer gives it the longest run of previous lines that fits. The first is always a suffix of
+    the second, and neither exceeds the budget."""
+    rng = np.random.default_rng(budget)
+    lines = [[BOS_ID, *rng.integers(4, 30, size=int(n)).tolist(), EOS_ID] for n in rng.integers(1, 9, size=200)]
+    runs = pack_lines(np.array([len(s) for s in lines]), budget)
+    full, skips = in_context(lines, budget)
+    for a, b in zip(runs[:-1], runs[1:]):
+        for i in range(a, b):
+            trained = [t for s in lines[a:i] for t in s[:-1]]  # the run's inputs before line i
+            scored = full[i][: skips[i]]
+            assert scored[len(scored) - len(trained):] == trained if trained else True
+            assert len(trained) <= len(scored)
+            if skips[i]:
+                assert skips[i] + len(lines[i]) - 1 <= budget
 
 
 def test_packed_batches_hold_each_line_once_with_its_targets(tmp_path):

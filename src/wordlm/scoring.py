@@ -38,6 +38,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from wordlm.errors import InputError, WordlmError
+from wordlm.running_text import RunningContext, check_context, context_ids, in_context  # noqa: F401
 from wordlm.vocab import BOS_ID, EOS_ID, PAD_ID, RESERVED, UNK_ID
 
 OOV_MODES = ("unk", "skip")
@@ -231,63 +232,6 @@ def _prepare(lm, text: str, options: Options):
     return head + ids + tail, len(head), tokens, oov, len(tail)
 
 
-# -- running text: lines read after the lines before them ---------------------------------------
-def check_context(lm, options: Options = Options()) -> None:
-    """Raise InputError unless `lm` can read lines in context (`--context-tokens`)."""
-    if not lm.framing.recurrent or not lm.boundaries:
-        raise InputError("--context-tokens needs a recurrent model with boundaries (sequence or char framing)")
-    if lm.reverse:
-        raise InputError("--context-tokens reads lines forwards; a --reverse model reads them backwards")
-    if not options.bos:
-        raise InputError("--context-tokens marks where each line starts with <s>: it cannot go with --no-bos")
-
-
-def context_ids(previous: Sequence[Sequence[int]], line_inputs: int, context_tokens: int) -> list[int]:
-    """The context of a line: the most recent whole lines of `previous` (each `<s> w1 … wn` ids, oldest
-    first) that fit, together with the line's own `line_inputs` input tokens, in `context_tokens`.
-
-    `wordlm train --context-tokens N` packs consecutive lines into examples of at most N inputs
-    (`streaming.pack_lines`: inputs `<s> a1 … an <s> b1 … bm`, targets `a1 … an </s> b1 … bm </s>`),
-    so a line and its context here are never longer than what training read.
-    """
-    budget, taken = context_tokens - line_inputs, []
-    for ids in reversed(previous):
-        if len(ids) > budget:
-            break
-        budget -= len(ids)
-        taken.append(ids)
-    return [t for ids in reversed(taken) for t in ids]
-
-
-class RunningContext:
-    """The recent lines of a text, for `context_ids` (blank lines add nothing: training skips them)."""
-
-    def __init__(self, context_tokens: int):
-        self.context_tokens = context_tokens
-        self.lines: list[list[int]] = []
-        self.tokens = 0
-
-    def before(self, ids: Sequence[int]) -> list[int]:
-        """The context of a line of word ids (no markers), then remember the line."""
-        ctx = context_ids(self.lines, len(ids) + 1, self.context_tokens)
-        if len(ids):
-            self.lines.append([BOS_ID, *ids])
-            self.tokens += len(ids) + 1
-            while self.lines and self.tokens - len(self.lines[0]) >= self.context_tokens:
-                self.tokens -= len(self.lines.pop(0))  # older lines can never fit again
-        return ctx
-
-
-def in_context(streams: Sequence[Sequence[int]], context_tokens: int) -> tuple[list[list[int]], list[int]]:
-    """Line streams (`<s> … </s>`, in text order) each preceded by its context: (streams, context lengths)."""
-    running, out, skips = RunningContext(context_tokens), [], []
-    for s in streams:
-        ctx = running.before(s[1:-1])
-        out.append(ctx + list(s))
-        skips.append(len(ctx))
-    return out, skips
-
-
 def score_stream(lm, numbered: Iterable[tuple[int, str]], options: Options = Options(),
                  batch_size: int = 1024, context_tokens: int = 0) -> Iterator[tuple[int, SentenceScore]]:
     """Score `(line_number, text)` pairs `batch_size` lines at a time, yielding them in order.
@@ -301,7 +245,7 @@ def score_stream(lm, numbered: Iterable[tuple[int, str]], options: Options = Opt
     contexts: list[list[int]] = []
     running = None
     if context_tokens:
-        check_context(lm, options)
+        check_context(lm, options.bos)
         running = RunningContext(context_tokens)
 
     def flush():

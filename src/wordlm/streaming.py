@@ -45,6 +45,7 @@ import numpy as np
 
 from wordlm.errors import InputError
 from wordlm.framings import Framing
+from wordlm.running_text import pack_lines
 from wordlm.text import Tokenizer, read_corpus, read_lines
 from wordlm.vocab import PAD_ID, UNK_ID, Vocabulary
 
@@ -298,24 +299,6 @@ class FixedPlan:
             x[part.start : part.start + len(mine)] = self.contexts(ids, mine, stream_starts)
             y[part.start : part.start + len(mine)] = ids[mine]
         return x[part], y[part]
-
-
-def pack_lines(lengths: np.ndarray, context_tokens: int) -> np.ndarray:
-    """Runs of consecutive streams for `--context-tokens` training: boundaries <int64>[runs + 1].
-
-    Greedy, in corpus order: a run takes the next stream while the run's inputs (n - 1 per stream
-    of n tokens) stay within `context_tokens`; a longer stream is a run alone. `scoring.context_ids`
-    gives a scored line the most whole previous lines within the same budget.
-    """
-    inputs = np.asarray(lengths, dtype=np.int64) - 1
-    bounds, used = [0], 0
-    for i, n in enumerate(inputs.tolist()):
-        if used and used + n > context_tokens:
-            bounds.append(i)
-            used = 0
-        used += n
-    bounds.append(len(inputs))
-    return np.asarray(bounds, dtype=np.int64)
 
 
 def make_plan(corpus: EncodedCorpus, framing: Framing, batch_size: int, max_batch_tokens: int, multiple: int = 1,

@@ -117,7 +117,7 @@ def _score_files(lm, paths, options, batch_size, shard, emit=None, context_token
     if context_tokens:
         if shard is not None:
             raise click.UsageError("--context-tokens reads each line after the lines before it: not with --shard")
-        check_context(lm, options)
+        check_context(lm, options.bos)
         # One file at a time: a file's first line has no context.
         runs = [score_stream(lm, _lines([p], None), options, batch_size, context_tokens) for p in paths]
     else:
