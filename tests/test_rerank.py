@@ -7,7 +7,7 @@ import pytest
 
 from wordlm import rerank as rr
 from wordlm.errors import InputError
-from wordlm.nbest import Hypothesis, Utterance
+from wordlm.nbest import RecognizerHypothesis, Utterance
 from wordlm.wer import count_errors
 
 from conftest import tiny_model
@@ -85,7 +85,7 @@ def test_parse_range_is_inclusive():
 
 
 def make_utt(rows, ref=None, utt_id="u"):
-    return Utterance(utt_id, [Hypothesis(t, dict(f)) for t, f in rows], ref)
+    return Utterance(utt_id, [RecognizerHypothesis(t, dict(f)) for t, f in rows], ref)
 
 
 def test_formula_checked_against_the_code():

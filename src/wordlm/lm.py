@@ -26,14 +26,16 @@ from typing import Sequence
 
 import numpy as np
 
+from wordlm.api import LanguageModelAPI
 from wordlm.framings import Framing, LineFraming
 from wordlm.model import ModelSize, Network, forward_flops_per_token
 from wordlm.text import Tokenizer
 from wordlm.vocab import BOS_ID, EOS_ID, PAD_ID, Vocabulary
 
 
-class LanguageModel:
-    """A trained (or freshly built) word-level language model and its text conventions."""
+class LanguageModel(LanguageModelAPI):
+    """A trained (or freshly built) word-level language model: its text conventions, the primitives,
+    and the user-facing methods of `api.py` (score, full_scores, perplexity, next_words, …)."""
 
     def __init__(
         self,
@@ -177,6 +179,13 @@ class LanguageModel:
     def max_stateful_history(self) -> int | None:
         """Longest history for which carrying state equals re-reading (None: no limit)."""
         return self.framing.input_length if isinstance(self.framing, LineFraming) else None
+
+    def carries_state(self, longest_history: int) -> bool:
+        """The one rule for "carried state is exact": True when reading histories of up to
+        `longest_history` tokens one token at a time, carrying the LSTM state, gives the numbers of
+        re-reading them whole (`sequence`, `char`; `line` while a history fits its input length)."""
+        limit = self.max_stateful_history()
+        return self.stateful and (limit is None or longest_history <= limit)
 
     def start(self, histories: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
         """Read whole histories; return (<float32>[batch, vocab] next log-probs, <float32>[batch, state])."""

@@ -40,7 +40,9 @@ FORMATS = ("auto", "jsonl", "hyporadise", "mlm", "tsv")
 
 
 @dataclass
-class Hypothesis:
+class RecognizerHypothesis:
+    """One recogniser hypothesis of an n-best list: its text and numeric first-pass fields."""
+
     text: str
     fields: dict[str, float] = field(default_factory=dict)
 
@@ -48,7 +50,7 @@ class Hypothesis:
 @dataclass
 class Utterance:
     utt_id: str
-    hyps: list[Hypothesis]
+    hyps: list[RecognizerHypothesis]
     ref: str | None = None
 
 
@@ -211,7 +213,7 @@ def _read_jsonl(name, lines) -> Iterator[tuple[str, Utterance]]:
             where_h = f"{place}: hypothesis {i}"
             for key in ("score",):
                 _scores_of(name, where_h, key, h)
-            out.append(Hypothesis(_text(name, where_h, h.get("text")), _fields(name, where_h, h)))
+            out.append(RecognizerHypothesis(_text(name, where_h, h.get("text")), _fields(name, where_h, h)))
         yield place, Utterance(utt_id, out, _ref(name, place, obj.get("ref")))
 
 
@@ -243,7 +245,7 @@ def _read_tsv(name, lines) -> Iterator[tuple[str, Utterance]]:
                     f"{name}:{number}: utterance {utt_id}: its lines are not together (duplicate utterance id)"
                 )
             current, place = Utterance(utt_id, []), f"utterance {utt_id} (line {number})"
-        current.hyps.append(Hypothesis(text, {"score": value}))
+        current.hyps.append(RecognizerHypothesis(text, {"score": value}))
     if current is not None:
         yield place, current
 
@@ -281,7 +283,7 @@ def _read_hyporadise(name, data) -> Iterator[tuple[str, Utterance]]:
                 if num is None:
                     raise InputError(f"{name}: {where_h}: {key} is {value!r}, expected a number")
                 fields = {"score": num, key: num}
-            hyps.append(Hypothesis(_text(name, where_h, t), fields))
+            hyps.append(RecognizerHypothesis(_text(name, where_h, t), fields))
         yield place, Utterance(utt_id, hyps, _ref(name, place, obj.get("output")))
 
 
@@ -305,5 +307,5 @@ def _read_mlm(name, data) -> Iterator[tuple[str, Utterance]]:
             if not isinstance(h, dict):
                 raise InputError(f"{name}: {where_h}: expected an object {{\"score\", \"text\"}}")
             _scores_of(name, where_h, "score", h)
-            hyps.append(Hypothesis(_text(name, where_h, h.get("text")), _fields(name, where_h, h)))
+            hyps.append(RecognizerHypothesis(_text(name, where_h, h.get("text")), _fields(name, where_h, h)))
         yield place, Utterance(_utt_id(name, place, utt_id), hyps, _ref(name, place, entry.get("ref")))

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -395,12 +395,43 @@ def _prompt_history(lm, prompt: str) -> list[int]:
     return history
 
 
-def next_words(lm, prompt: str, top: int | None = None) -> list[tuple[str, float]]:
-    """(token, ln p(token | prompt)) for every token the model can predict (`</s>` and `<unk>`
-    included), most likely first; the probabilities of the full list sum to 1."""
-    lp = lm.next_logprobs([_prompt_history(lm, prompt)])[0].astype(np.float64)
-    order = [i for i in np.argsort(-lp, kind="stable") if np.isfinite(lp[i])]
-    return [(lm.vocab.id_to_token[i], float(lp[i])) for i in order[:top]]
+class NextWord(NamedTuple):
+    """A next word and ln p(word | prompt) (natural log); `prob` is its probability."""
+
+    word: str
+    logprob: float
+
+    @property
+    def prob(self) -> float:
+        return math.exp(self.logprob)
+
+    def to_json(self) -> dict:
+        return {"word": self.word, "logprob": self.logprob, "prob": self.prob}
+
+
+def next_words(lm, prompt: str, top: int | None = None, prefix: str | None = None) -> list[NextWord]:
+    """Every token the model can predict after `prompt` (`</s>` and `<unk>` included), most likely
+    first, with ln p(token | prompt); the probabilities of the full list sum to 1. `prefix`: only
+    vocabulary words that start with it (a keyboard completing the word being typed)."""
+    return next_words_batch(lm, [prompt], top, prefix)[0]
+
+
+def next_words_batch(lm, prompts: Sequence[str], top: int | None = None,
+                     prefix: str | None = None) -> list[list[NextWord]]:
+    """`next_words` of several prompts, from one batched call of the model."""
+    if prefix is not None and lm.tokenizer.mode == "char":
+        raise InputError("a prefix completes a word: a character model predicts one character at a time")
+    allowed = None
+    if prefix is not None:
+        prefix = prefix.lower() if lm.tokenizer.lower else prefix
+        allowed = np.zeros(lm.vocab_size, dtype=bool)
+        allowed[[i for i, w in enumerate(lm.vocab.id_to_token) if i >= len(RESERVED) and w.startswith(prefix)]] = True
+    rows = lm.next_logprobs([_prompt_history(lm, p) for p in prompts]).astype(np.float64) if prompts else []
+    out = []
+    for lp in rows:
+        order = [i for i in np.argsort(-lp, kind="stable") if np.isfinite(lp[i]) and (allowed is None or allowed[i])]
+        out.append([NextWord(lm.vocab.id_to_token[i], float(lp[i])) for i in order[:top]])
+    return out
 
 
 def candidate_ids(lm, candidate: str) -> list[int]:

@@ -251,12 +251,16 @@ def _merge(paths):
 @click.option("--prompt", default="", show_default=True, help="The beginning of a line (for a --reverse model: its end).")
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--candidates", help="Comma-separated continuations to score instead (one or more words each).")
+@click.option("--prefix", metavar="LETTERS",
+              help="Only words that start with LETTERS (complete the word being typed), ranked by the model.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per word.")
 @handle_errors
-def next_cmd(model, prompt, top, candidates, as_json):
+def next_cmd(model, prompt, top, candidates, prefix, as_json):
     """The most likely next words after --prompt (</s> and <unk> included), or the --candidates' scores."""
     from wordlm.scoring import continuation_logprobs, next_words
 
+    if candidates is not None and prefix is not None:
+        raise click.UsageError("--prefix filters the ranked next words: not with --candidates")
     lm = load_model(model)
     if candidates is not None:
         words = [c.strip() for c in candidates.split(",")]
@@ -267,7 +271,7 @@ def next_cmd(model, prompt, top, candidates, as_json):
         scores = continuation_logprobs(lm, prompt, words)
         ranked = sorted(zip(words, scores), key=lambda ws: -ws[1])
     else:
-        ranked = next_words(lm, prompt, top)
+        ranked = next_words(lm, prompt, top, prefix)
     for word, lp in ranked:
         if as_json:
             echo_json({"word": word, "logprob": lp, "prob": math.exp(lp)})

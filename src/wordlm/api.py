@@ -1,0 +1,219 @@
+"""The object API of a loaded model, KenLM-style: a handful of methods, each a thin call into the algorithms.
+
+    import wordlm
+    lm = wordlm.load("goose")
+    lm.score("jack and jill")                 # ln p(jack and jill </s> | <s>)
+    lm.full_scores("jack and jill")           # [TokenScore("jack", -3.1, False), …, TokenScore("</s>", …)]
+    lm.perplexity("valid.txt").ppl            # or a list of lines
+    lm.next_words("jack and", top=3)          # [NextWord("jill", -0.2), …]
+    states = lm.begin(2); lp, states = lm.advance(states, ["jack", "jill"])   # incremental, batched
+
+Conventions, everywhere (DESIGN.md "Scoring conventions"): natural log; a text is one sentence;
+`<s>` is context only, never predicted nor counted; `</s>` is predicted and counted (`eos=True`);
+`bos=False` makes the first word context only; `oov="unk"` scores a word outside the vocabulary as
+`<unk>`, `oov="skip"` leaves it out (SRILM). Lists in, lists out, batched underneath: a method given
+a list of texts makes batched model calls and returns a list. A string where a list of lines
+belongs is refused (it would otherwise be read as one line per character).
+
+Not here: the algorithms (`scoring/`, `decoding/`, `rerank/`), the network (`inference/`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from wordlm.vocab import BOS_ID, EOS_ID
+
+
+class TokenScore(NamedTuple):
+    """One token of `full_scores`: ln p(token | what precedes it), None where it is context only or a
+    skipped OOV; `oov` is True where the word is not in the vocabulary (scored as `<unk>`)."""
+
+    token: str
+    logprob: float | None
+    oov: bool
+
+
+@dataclass(frozen=True)
+class States:
+    """Rows of histories being scored incrementally (`begin`, `advance`); immutable, so a decoder may
+    branch from any of them. `logprobs` <float32>[rows, vocab]: ln p(next token | row's history), NaN
+    for a row with an empty history (nothing to predict from); `state` <float32>[rows, state_size]:
+    the LSTM state after each history while carrying it is exact, else None (histories re-read)."""
+
+    histories: tuple[tuple[int, ...], ...]
+    logprobs: np.ndarray
+    state: np.ndarray | None
+
+    def __len__(self) -> int:
+        return len(self.histories)
+
+
+def lines_argument(texts, what: str = "texts") -> list[str]:
+    """`texts` as a list of strings; a bare string is refused (TypeError): pass a list of lines."""
+    if isinstance(texts, (str, bytes)):
+        raise TypeError(f"{what}: expected a list of lines, got a single string (wrap it in a list: [text])")
+    texts = list(texts)
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise TypeError(f"{what}[{i}]: expected a string, got {type(t).__name__}")
+    return texts
+
+
+class LanguageModelAPI:
+    """The user-facing methods of `LanguageModel` (mixed in; the primitives live in `lm.py`)."""
+
+    # -- scores ----------------------------------------------------------------------------------
+    def score(self, text: str | Sequence[str], *, bos: bool = True, eos: bool = True, oov: str = "unk"):
+        """ln p(w1 … wn </s> | <s>) of one sentence (float), or of each sentence of a list (list of floats)."""
+        if isinstance(text, str):
+            return self.score_lines([text], bos=bos, eos=eos, oov=oov)[0].logprob
+        return [s.logprob for s in self.score_lines(text, bos=bos, eos=eos, oov=oov)]
+
+    def score_lines(self, texts: Sequence[str], *, bos: bool = True, eos: bool = True, oov: str = "unk",
+                    context_tokens: int = 0):
+        """`SentenceScore` of each line (logprob, per-token logprobs, words, OOVs, ppl), batched.
+
+        `context_tokens` > 0: running text, each line read after the lines before it (`running_text.py`).
+        """
+        from wordlm.scoring import Options, score_stream
+
+        texts = lines_argument(texts)
+        return [s for _, s in score_stream(self, enumerate(texts, 1), Options(bos, eos, oov),
+                                           context_tokens=context_tokens)]
+
+    def full_scores(self, text: str | Sequence[str], *, bos: bool = True, eos: bool = True, oov: str = "unk"):
+        """Per-token scores, `</s>` last when `eos`: a list of `TokenScore` (a list of lists for a list).
+
+        The logprobs that are not None sum to `score(text)` (natural log).
+        """
+        single = isinstance(text, str)
+        scores = self.score_lines([text] if single else text, bos=bos, eos=eos, oov=oov)
+        out = [[TokenScore(t, None if np.isnan(lp) else float(lp), o) for t, lp, o in zip(s.tokens, s.logprobs, s.oov)]
+               for s in scores]
+        return out[0] if single else out
+
+    def perplexity(self, lines_or_file, *, bos: bool = True, eos: bool = True, oov: str = "unk",
+                   context_tokens: int = 0):
+        """The `Summary` of a corpus (`.ppl`, `.ppl1`, `.logprob`, counts): a list of lines, or a path
+        (plain, `.gz`, `-` for stdin). Perplexity from totals, SRILM's formulas."""
+        from wordlm.scoring import Options, score_stream, summarize
+        from wordlm.text import read_lines
+
+        if isinstance(lines_or_file, (str, os.PathLike)):
+            numbered = read_lines(lines_or_file)
+        else:
+            numbered = enumerate(lines_argument(lines_or_file, "lines"), 1)
+        options = Options(bos, eos, oov)
+        return summarize(self, (s for _, s in score_stream(self, numbered, options, context_tokens=context_tokens)),
+                         options)
+
+    # -- next words ------------------------------------------------------------------------------
+    def next_words(self, prompt: str | Sequence[str], top: int | None = 10, prefix: str | None = None):
+        """The most likely next tokens after a prompt (the beginning of a line): a list of `NextWord`
+        (word, logprob, prob), most likely first, `</s>` and `<unk>` included; over the whole list the
+        probabilities sum to 1. `prefix`: only words starting with those letters (completing a word
+        being typed), ranked by the same probabilities. A list of prompts gives a list of lists,
+        from one batched model call."""
+        from wordlm.scoring import next_words_batch
+
+        if isinstance(prompt, str):
+            return next_words_batch(self, [prompt], top, prefix)[0]
+        return next_words_batch(self, lines_argument(prompt, "prompts"), top, prefix)
+
+    def candidates(self, prompt: str, words: Sequence[str]):
+        """ln p(candidate | prompt) of each candidate continuation (one or more words; `</s>` may end
+        one), as `NextWord`s in the order given."""
+        from wordlm.scoring import NextWord, continuation_logprobs
+
+        words = lines_argument(words, "words")
+        return [NextWord(w, lp) for w, lp in zip(words, continuation_logprobs(self, prompt, words))]
+
+    def fill(self, text: str, top: int | None = 10, backward=None):
+        """Words for the one `___` in `text`, ranked by the filled sentence's log-probability (`Filled`:
+        word, text, logprob, prob = p(word | rest)); `backward`: a `--reverse` model to average with."""
+        from wordlm.scoring import fill
+
+        return fill(self, text, top, backward)
+
+    # -- generation ------------------------------------------------------------------------------
+    def generate(self, prompt: str | Sequence[str], options=None, **overrides):
+        """Continuations (`Hypothesis`: text, continuation, logprob, score) of a prompt, or a list of
+        lists for a list of prompts decoded side by side. `options`: a `DecodeOptions`; keyword
+        arguments override its fields (strategy="beam", beam_size=8, num=3, seed=0, …)."""
+        from wordlm.decoding import generate_batch
+
+        if isinstance(prompt, str):
+            return generate_batch(self, [prompt], options, **overrides)[0]
+        return generate_batch(self, lines_argument(prompt, "prompts"), options, **overrides)
+
+    # -- reranking -------------------------------------------------------------------------------
+    def rerank(self, nbest, *, lm_weight: float = 1.0, word_bonus: float = 0.0, am: dict | None = None,
+               all_hyps: bool = False, fmt: str = "auto") -> list[dict]:
+        """Rerank n-best lists: total = Σ am_f·h[f] + lm_weight·ln p(h) + word_bonus·words(h).
+
+        `nbest`: a path (any format `wordlm rerank` reads) or a list of `nbest.Utterance`; `am`:
+        {field: weight}, default {"score": 1}. Returns the records `wordlm rerank --json` prints.
+        """
+        from wordlm.nbest import read_nbest
+        from wordlm.rerank import record, score_nbest
+
+        am = dict(am or {"score": 1.0})
+        utterances = read_nbest(nbest, fmt, required=am) if isinstance(nbest, (str, os.PathLike)) else list(nbest)
+        return [record(s, lm_weight, word_bonus, all_hyps) for s in score_nbest(self, utterances, am)]
+
+    # -- incremental scoring ---------------------------------------------------------------------
+    def begin(self, n: int = 1, *, bos: bool = True) -> States:
+        """`n` rows at the start of a line (after `<s>` when the model has boundaries and `bos`)."""
+        start = (BOS_ID,) if self.boundaries and bos else ()
+        return self._read_states([start] * n)
+
+    def advance(self, states: States, words: Sequence[str]) -> tuple[np.ndarray, States]:
+        """Read one token per row: (<float64>[rows] ln p(word | row's history), the new states).
+
+        `"</s>"` is the end of the line; an OOV word is scored and read as `<unk>`. A row whose history
+        is empty (no boundaries, or `bos=False`) scores NaN: its first word is context only. Summing
+        the logprobs of a sentence's words and `</s>` gives `score(sentence)` (to 1e-5).
+        """
+        words = lines_argument(words, "words")
+        if len(words) != len(states):
+            raise ValueError(f"advance: {len(words)} words for {len(states)} rows")
+        ids = np.array([EOS_ID if w == "</s>" and self.boundaries else self.vocab.encode([w])[0] for w in words],
+                       dtype=np.int32)
+        logprobs = states.logprobs[np.arange(len(ids)), ids].astype(np.float64)
+        histories = [(*h, int(i)) for h, i in zip(states.histories, ids.tolist())]
+        if states.state is not None and self.carries_state(max(map(len, histories), default=0)):
+            lp, state = self.step(states.state, ids)
+            return logprobs, States(tuple(histories), lp, state)
+        return logprobs, self._read_states(histories)
+
+    def _read_states(self, histories) -> States:
+        """States after reading whole histories (one batched call); empty histories predict nothing."""
+        rows = [i for i, h in enumerate(histories) if h]
+        logprobs = np.full((len(histories), self.vocab_size), np.nan, dtype=np.float32)
+        carry = self.carries_state(max(map(len, histories), default=0))
+        state = np.zeros((len(histories), self.state_size), dtype=np.float32) if carry else None
+        if rows:
+            read = [list(histories[i]) for i in rows]
+            if carry:
+                logprobs[rows], state[rows] = self.start(read)
+            else:
+                logprobs[rows] = self.next_logprobs(read)
+        return States(tuple(tuple(h) for h in histories), logprobs, state)
+
+    # -- files -----------------------------------------------------------------------------------
+    def save(self, path):
+        """Save as one model directory (atomically); `wordlm.load(path)` gives identical scores."""
+        from wordlm.saving import save
+
+        return save(self, path)
+
+    def export(self, path, top: int = 10, overwrite: bool = False) -> dict:
+        """Write a TensorFlow SavedModel with `score` and `next_words` signatures (checked against this model)."""
+        from wordlm.export import export
+
+        return export(self, path, top, overwrite)
