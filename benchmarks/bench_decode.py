@@ -69,9 +69,7 @@ def tutorial_loop(lm, prompt: str, words: int) -> list[int]:
 
 
 def read_state(lm, prompt: str) -> np.ndarray:
-    from wordlm.decoding.compiled import read_histories
-
-    return read_histories(lm, [lm.history(prompt)])[1]
+    return lm.start([lm.history(prompt)])[1]
 
 
 def timed(fn, repeats: int) -> list[float]:

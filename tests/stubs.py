@@ -52,13 +52,14 @@ class TableLM(LanguageModel):
                     out[r, self.vocab.token_to_id[token]] = np.log(p / total)
         return out
 
-    def stream_logprobs(self, streams, batch_size=64):
-        first = self.framing.first_target
+    def stream_logprobs(self, streams, batch_size=64, skips=None):
+        skips = [self.framing.first_target - 1] * len(streams) if skips is None else skips
         res = []
-        for s in streams:
-            if len(s) <= first:
+        for s, skip in zip(streams, skips):
+            positions = range(skip + 1, len(s))
+            if not positions:
                 res.append(np.zeros(0))
                 continue
-            lp = self.next_logprobs([s[:t] for t in range(first, len(s))])
-            res.append(np.array([lp[k, s[t]] for k, t in enumerate(range(first, len(s)))], dtype=np.float64))
+            lp = self.next_logprobs([s[:t] for t in positions])
+            res.append(np.array([lp[k, s[t]] for k, t in enumerate(positions)], dtype=np.float64))
         return res

@@ -18,7 +18,7 @@ from wordlm.framings import make_framing
 from wordlm.running_text import in_context, pack_lines
 from wordlm.streaming import RecurrentPlan, encode_corpus, make_plan, token_lines
 from wordlm.text import Tokenizer
-from wordlm.vocab import BOS_ID, EOS_ID, PAD_ID, Vocabulary
+from wordlm.vocab import BOS_ID, EOS_ID, Vocabulary
 
 from conftest import RHYME_LINES, tiny_model
 from test_streaming import one_pass, write_corpus
@@ -107,7 +107,7 @@ def test_scores_in_context_equal_stepping_the_lstm(ctx_lm):
     lm = ctx_lm
     full, skips = scoring.in_context(streams_of(lm, TEXT), 24)
     assert any(skips) and skips[0] == 0
-    for stream, skip, got in zip(full, skips, scoring.stream_scores(lm, full, skips=skips)):
+    for stream, skip, got in zip(full, skips, lm.stream_logprobs(full, skips=skips)):
         lp, state = lm.start([[stream[0]]])
         want = []
         for t in range(1, len(stream)):

@@ -15,7 +15,7 @@ from wordlm.decoding import DecodeOptions, UnknownWordWarning, generate, generat
 from wordlm.decoding.beam import beam_search, merge_candidates, row_top
 from wordlm.decoding.constraints import repeated_ngram_tokens
 from wordlm.decoding.sampling import draw, shape
-from wordlm.decoding.compiled import greedy_applies, read_histories
+from wordlm.decoding.compiled import greedy_applies
 from wordlm.decoding.hypothesis import prepare_prompts
 from wordlm.decoding.search import decode_rows
 from wordlm.decoding.state import Stepper
@@ -450,14 +450,17 @@ def test_carried_state_gives_the_logprobs_of_rereading(framing):
 
 
 @pytest.mark.parametrize("framing", ["sequence", "line", "char"])
-def test_the_compiled_prompt_reader_equals_lm_start(framing):
+def test_the_compiled_prompt_reader_equals_stepping_token_by_token(framing):
     lm = trained(framing)
     prompts = ["jack and jill went up", "", "to", "jill came tumbling after jack"]
     histories = [lm.history(p) for p in prompts if lm.history(p)]
-    fast_lp, fast_state = read_histories(lm, histories)
-    slow_lp, slow_state = lm.start(histories)
-    np.testing.assert_allclose(fast_state, slow_state, atol=1e-6)
-    np.testing.assert_allclose(np.nan_to_num(fast_lp, neginf=-99), np.nan_to_num(slow_lp, neginf=-99), atol=1e-6)
+    fast_lp, fast_state = lm.start(histories)
+    for h, lp, state in zip(histories, fast_lp, fast_state):  # one row at a time, one token a call
+        slow_state = np.zeros((1, lm.state_size), dtype=np.float32)
+        for token in h:
+            slow_lp, slow_state = lm.step(slow_state, [token])
+        np.testing.assert_allclose(state[None], slow_state, atol=1e-6)
+        np.testing.assert_allclose(np.nan_to_num(lp[None], neginf=-99), np.nan_to_num(slow_lp, neginf=-99), atol=1e-6)
 
 
 @pytest.mark.parametrize("framing,kw", [("sequence", {}), ("line", {}), ("char", {}), ("line", {"boundaries": False}),

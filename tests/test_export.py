@@ -281,7 +281,7 @@ def test_cli_refuses_an_existing_folder_and_a_bad_model(tmp_path):
 
 def test_a_failed_export_leaves_the_old_folder_and_no_temporaries(tmp_path, monkeypatch):
     """Writing dies half-way: the previous version stays, no temporary folder is left behind."""
-    from wordlm import export as export_module
+    from wordlm.export import savedmodel as export_module
 
     def dies_half_way(module, path, signatures=None):
         os.makedirs(os.path.join(path, "variables"))

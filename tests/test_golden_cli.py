@@ -4,11 +4,17 @@
 tutorial's line framing without boundaries, a window of 2, characters) and `expected.json` the
 stdout of 44 commands on them, recorded by `tests/golden/make_golden.py`. The commands run in
 this process (click's runner), so TensorFlow starts once.
+
+The text must be identical; the numbers in it equal to float32 rounding (relative 2e-5: the scores
+now all come from one formula, `Network.target_logprobs`, where some paths used to gather from a
+log-softmax, which rounds differently in the last bits of a float32).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from pathlib import Path
 
 import pytest
@@ -32,4 +38,11 @@ def test_cli_output_is_unchanged(record, data):
     args = [a.replace("{M}", str(MODELS)).replace("{D}", str(data)) for a in record["args"]]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert result.stdout.replace(str(data), "{D}").replace(str(MODELS), "{M}") == record["stdout"]
+    got = result.stdout.replace(str(data), "{D}").replace(str(MODELS), "{M}")
+    want = record["stdout"]
+    assert NUMBER.sub("#", got) == NUMBER.sub("#", want)  # the same text, numbers aside
+    for a, b in zip(NUMBER.findall(got), NUMBER.findall(want)):
+        assert math.isclose(float(a), float(b), rel_tol=2e-5, abs_tol=1e-9), (a, b)
+
+
+NUMBER = re.compile(r"-?\d+\.?\d*(?:e[-+]?\d+)?")

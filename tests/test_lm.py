@@ -114,12 +114,12 @@ def test_load_rejects_non_models(tmp_path):
         saving.load(d)
 
 
-def test_batches_bound_rows_and_padded_positions():
-    from wordlm.lm import _batches
+def test_forward_passes_bound_rows_and_padded_positions():
+    from wordlm.inference.streams import groups
 
-    lengths = [3, 5, 5, 8, 40, 100]
-    batches = list(_batches(list(range(6)), lengths, max_rows=3, max_tokens=40))
-    assert [i for b in batches for i in b] == list(range(6))
+    lengths = [8, 3, 5, 100, 5, 40]
+    batches = list(groups(list(range(6)), lengths, max_rows=3, max_positions=40))
+    assert sorted(i for b in batches for i in b) == list(range(6))
     for b in batches:
         assert len(b) <= 3
         assert len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 40

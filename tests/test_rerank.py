@@ -162,14 +162,14 @@ def test_trie_equals_plain_scoring_on_trained_models(framing, kw):
     np.testing.assert_allclose(rr.sentence_logprobs(lm, streams), got, atol=1e-9)  # the default path is the trie
 
 
-def test_fused_step_equals_lm_step():
+def test_compiled_level_step_equals_lm_step():
     lm = tiny_model("sequence", layers=2)
     rng = np.random.default_rng(0)
     state = rng.normal(size=(5, lm.state_size)).astype(np.float32)
     ids = rng.integers(4, lm.vocab_size, size=5).astype(np.int32)
     rows = np.array([0, 0, 3, 4, 2], dtype=np.int32)
     targets = np.array([3, 5, 1, 7, 9], dtype=np.int32)
-    lp, new = rr._compile_fused(lm)(ids, state, rows, targets)
+    lp, new = (x.numpy() for x in lm.compiled["level"](ids, state, rows, targets))
     ref_lp, ref_new = lm.step(state, ids)
     np.testing.assert_allclose(new, ref_new, atol=1e-6)
     np.testing.assert_allclose(lp, ref_lp[rows, targets], atol=1e-5)

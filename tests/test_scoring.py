@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from wordlm.inference import streams as inference_streams
 from wordlm import scoring
 from wordlm.errors import InputError
 from wordlm.scoring import Options, Summary, score_sentences, summarize
@@ -226,14 +227,19 @@ def test_a_sentence_scores_the_same_alone_and_in_a_ragged_batch_of_1000(name):
 
 
 @pytest.mark.parametrize("name", ["sequence", "sequence-2-layers", "char", "sequence-no-boundaries"])
-def test_packed_forward_passes_equal_lm_stream_logprobs(name):
+def test_packed_forward_passes_equal_next_logprobs_at_every_prefix(name):
     lm = model(name)
     rng = np.random.default_rng(3)
     streams = [list(rng.integers(4, lm.vocab_size, size=n)) for n in rng.integers(0, 30, size=90)]
     streams = [lm.framing.line(s) for s in streams]
-    want = lm.stream_logprobs(streams)
+    first = lm.framing.first_target
+    prefixes = [(i, t) for i, s in enumerate(streams) for t in range(first, len(s))]
+    lp = lm.next_logprobs([streams[i][:t] for i, t in prefixes])  # the masked Keras layers, one row a prefix
+    want = [np.zeros(max(0, len(s) - first)) for s in streams]
+    for k, (i, t) in enumerate(prefixes):
+        want[i][t - first] = lp[k, streams[i][t]]
     for max_batch in (1, 7, 128):
-        for a, b in zip(scoring.stream_scores(lm, streams, max_batch=max_batch), want):
+        for a, b in zip(lm.stream_logprobs(streams, batch_size=max_batch), want):
             assert a.shape == b.shape
             np.testing.assert_allclose(a, b, atol=1e-5)
 
@@ -246,19 +252,20 @@ def test_long_lines_read_in_chunks_equal_one_forward_pass(name):
     texts = [sep.join(rng.choice(lm.vocab.id_to_token[4:], size=n)) for n in (1, 7, 40, 95)]
     whole = score_sentences(lm, texts)
     for max_logits in (lm.vocab_size * 9, lm.vocab_size):  # chunks of 9 positions, of 1
-        chunked = score_sentences(lm, texts, max_logits=max_logits)
+        ids = [lm.stream(t) for t in texts]
+        chunked = inference_streams.stream_logprobs(lm, ids, max_logits=max_logits)
         for a, b in zip(whole, chunked):
-            np.testing.assert_allclose(a.logprobs, b.logprobs, atol=1e-5)
+            np.testing.assert_allclose(a.logprobs, b, atol=1e-5)
 
 
 def test_a_10000_word_line_scores_in_bounded_chunks():
     lm = model("sequence")
     words = lm.vocab.id_to_token[4:]
     text = " ".join(words[i % len(words)] for i in range(10_000))
-    (s,) = score_sentences(lm, [text], max_logits=lm.vocab_size * 4096)
+    (chunked,) = inference_streams.stream_logprobs(lm, [lm.stream(text)], max_logits=lm.vocab_size * 4096)
+    (s,) = score_sentences(lm, [text])  # 10,001 positions: over the default budget too, so chunked as well
     assert s.words == 10_000 and s.scored == 10_001 and np.isfinite(s.logprob)
-    (again,) = score_sentences(lm, [text])
-    assert s.logprob == pytest.approx(again.logprob, abs=1e-3)
+    assert s.logprob == pytest.approx(float(chunked.sum()), abs=1e-3)
 
 
 # -- summaries ------------------------------------------------------------------------------------

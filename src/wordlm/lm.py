@@ -1,23 +1,20 @@
-"""LanguageModel: tokenizer settings + Vocabulary + Framing + Keras model, and the one primitive.
+"""LanguageModel: tokenizer settings + Vocabulary + Framing + Keras network, and the primitives.
 
-The primitive everything else (scoring, reranking, decoding) is built on:
+The primitives everything else (scoring, reranking, decoding, the object API) is built on:
 
-    next_logprobs(histories) -> <float32>[batch, vocab]
+- `next_logprobs(histories)` → <float32>[batch, vocab]: ln p(next token | history) after each
+  history (a list of ids, `<s>` first when the model has boundaries). Tokens that can never be
+  predicted (`<pad>`, `<s>`, and `</s>` for a model without boundaries) get -inf, so each row is a
+  distribution over the vocabulary that sums to 1;
+- `stream_logprobs(streams, skips=None)`: ln p(stream[t] | stream[:t]) at every scored position of
+  whole streams: the one sentence-scoring path (one forward pass per batch for recurrent framings);
+- `start(histories)` / `step(state, ids)`: carrying the LSTM state, for framings whose context is
+  the whole history; `carries_state(n)` is the one rule for when that is exact.
 
-natural-log probabilities of the next token after each history (a list of ids, `<s>` first when
-the model has boundaries). Tokens that can never be predicted (`<pad>`, `<s>`, and `</s>` for a
-model without boundaries) get -inf, so each row is a distribution over the vocabulary that sums
-to 1. Two faster, exactly equivalent views of the same numbers:
-
-- `stream_logprobs(streams)`: log p(stream[t] | stream[:t]) at every scored position of whole
-  streams, in as few compiled calls as possible (one forward pass per batch for recurrent
-  framings);
-- `start(histories)` / `step(state, ids)`: incremental prediction carrying the LSTM state, for
-  framings whose context is the whole history (`sequence`, `char`, and `line` while the history
-  fits its input length). One step costs the same whatever the history length.
-
-All model calls are compiled `tf.function`s with fixed signatures (no `model.predict`).
-Not here: training (`training.py`), saving (`saving.py`), scoring conventions (`scoring.py`).
+They run compiled functions of `inference/` (`lm.compiled`, cached by this object, rebuilt when
+`keras_model` is replaced), never `model.predict`. The user-facing methods (score, full_scores,
+perplexity, next_words, generate, rerank, begin/advance, save, export) are in `api.py`.
+Not here: training (`training/`), saving (`saving.py`), scoring conventions (`scoring/`).
 """
 
 from __future__ import annotations
@@ -28,7 +25,8 @@ import numpy as np
 
 from wordlm.api import LanguageModelAPI
 from wordlm.framings import Framing, LineFraming
-from wordlm.model import ModelSize, Network, forward_flops_per_token
+from wordlm.inference import streams
+from wordlm.model import ModelSize, forward_flops_per_token
 from wordlm.text import Tokenizer
 from wordlm.vocab import BOS_ID, EOS_ID, PAD_ID, Vocabulary
 
@@ -50,9 +48,9 @@ class LanguageModel(LanguageModelAPI):
         self.vocab = vocab
         self.framing = framing
         self.size = size
+        self._compiled = None
         self.keras_model = keras_model
         self.info = dict(info or {})  # training statistics: corpus, epochs, validation ppl, ...
-        self._compiled = None
 
     # -- text ---------------------------------------------------------------------------------
     @property
@@ -101,70 +99,20 @@ class LanguageModel(LanguageModelAPI):
     def flops_per_token(self) -> int:
         return forward_flops_per_token(self.vocab_size, self.size)
 
-    # -- the primitive ------------------------------------------------------------------------
+    # -- the primitives (inference/streams.py) -------------------------------------------------
     def next_logprobs(self, histories: Sequence[Sequence[int]], batch_size: int = 256) -> np.ndarray:
         """<float32>[batch, vocab]: ln p(next token | history) for each history (natural log)."""
-        fns = self._fns()
-        out = np.empty((len(histories), self.vocab_size), dtype=np.float32)
-        for lo in range(0, len(histories), batch_size):
-            chunk = histories[lo : lo + batch_size]
-            x = self.framing.contexts(chunk)
-            if self.framing.recurrent:
-                lengths = np.array([len(h) for h in chunk], dtype=np.int32)
-                out[lo : lo + len(chunk)] = fns["next_recurrent"](x, lengths).numpy()
-            else:
-                out[lo : lo + len(chunk)] = fns["next_fixed"](x).numpy()
-        return out
+        return streams.next_logprobs(self, histories, batch_size)
 
-    def stream_logprobs(self, streams: Sequence[Sequence[int]], batch_size: int = 64) -> list[np.ndarray]:
-        """For each stream s, <float64>[len(s) - first]: ln p(s[t] | s[:t]) for t = first … len-1.
+    def stream_logprobs(self, token_streams: Sequence[Sequence[int]], batch_size: int = streams.MAX_BATCH,
+                        skips: Sequence[int] | None = None) -> list[np.ndarray]:
+        """For each stream s, <float64>[len(s) - 1 - skip]: ln p(s[t] | s[:t]) for t = skip + 1 … len - 1.
 
-        `first` is `framing.first_target` (1: `<s>`, or a no-boundary line's first word, is never
-        predicted). Streams shorter than `first + 1` give an empty array. Independent of batching
-        (to float32 rounding, well under 1e-5 per token).
+        `skips[i]` (recurrent models): stream i's first positions are context only (read, not scored);
+        default `framing.first_target - 1` (`<s>`, or a no-boundary line's first word, is never
+        predicted). The one sentence-scoring path; independent of batching to float32 rounding.
         """
-        first = self.framing.first_target
-        results: list[np.ndarray] = [np.zeros(0)] * len(streams)
-        fns = self._fns()
-        if self.framing.recurrent:
-            # Sort by length so each batch pads little; one forward pass per batch.
-            order = sorted((i for i in range(len(streams)) if len(streams[i]) > first), key=lambda i: len(streams[i]))
-            for idx in _batches(order, [len(s) for s in streams], batch_size, MAX_LOGITS // self.vocab_size):
-                longest = max(len(streams[i]) for i in idx) - 1
-                x = np.zeros((len(idx), longest), dtype=np.int32)
-                y = np.zeros((len(idx), longest), dtype=np.int32)
-                for r, i in enumerate(idx):
-                    s = streams[i]
-                    x[r, : len(s) - 1] = s[:-1]
-                    y[r, : len(s) - 1] = s[1:]
-                lp = fns["targets_recurrent"](x, y).numpy().astype(np.float64)
-                for r, i in enumerate(idx):
-                    results[i] = lp[r, first - 1 : len(streams[i]) - 1]
-            for i, s in enumerate(streams):
-                if len(s) <= first:
-                    results[i] = np.zeros(0)
-            return results
-        # Fixed-context framings: every scored position is one row; rows of many streams batched.
-        rows, owners = [], []
-        for i, s in enumerate(streams):
-            for t in range(first, len(s)):
-                rows.append(t)
-                owners.append(i)
-        flat = np.empty(len(rows), dtype=np.float64)
-        step = max(batch_size * 16, 1)
-        for lo in range(0, len(rows), step):
-            hi = min(lo + step, len(rows))
-            x = np.array(
-                [self.framing.context(streams[owners[k]][: rows[k]]) for k in range(lo, hi)], dtype=np.int32
-            )
-            y = np.array([streams[owners[k]][rows[k]] for k in range(lo, hi)], dtype=np.int32)
-            flat[lo:hi] = fns["targets_fixed"](x, y).numpy()
-        pos = 0
-        for i, s in enumerate(streams):
-            n = max(0, len(s) - first)
-            results[i] = flat[pos : pos + n]
-            pos += n
-        return results
+        return streams.stream_logprobs(self, token_streams, skips, max_batch=batch_size)
 
     # -- incremental state --------------------------------------------------------------------
     @property
@@ -188,103 +136,33 @@ class LanguageModel(LanguageModelAPI):
         return self.stateful and (limit is None or longest_history <= limit)
 
     def start(self, histories: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
-        """Read whole histories; return (<float32>[batch, vocab] next log-probs, <float32>[batch, state])."""
-        if not self.stateful:
-            raise TypeError(f"the {self.framing.name} framing has no recurrent state to carry")
-        if any(len(h) == 0 for h in histories):
-            raise ValueError("empty history")
-        fns = self._fns()
-        batch = len(histories)
-        longest = max(len(h) for h in histories)
-        ids = np.zeros((longest, batch), dtype=np.int32)
-        for i, h in enumerate(histories):
-            ids[: len(h), i] = h
-        state = np.zeros((batch, self.state_size), dtype=np.float32)
-        logprobs = np.zeros((batch, self.vocab_size), dtype=np.float32)
-        for t in range(longest):
-            active = ids[t] != PAD_ID
-            lp, new_state = fns["step"](ids[t], state)
-            state = np.where(active[:, None], new_state.numpy(), state)
-            logprobs = np.where(active[:, None], lp.numpy(), logprobs)
-        return logprobs, state
+        """Read whole histories (one compiled call): (<float32>[batch, vocab] next log-probs,
+        <float32>[batch, state] LSTM states)."""
+        return streams.start(self, histories)
 
     def step(self, state: np.ndarray, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """Read one more token per row: returns (next log-probs, new state), both numpy float32."""
-        lp, new_state = self._fns()["step"](np.asarray(ids, dtype=np.int32), np.asarray(state, dtype=np.float32))
-        return lp.numpy(), new_state.numpy()
+        return streams.step(self, state, ids)
 
-    # -- compiled functions -------------------------------------------------------------------
-    def _fns(self) -> dict:
-        if self._compiled is None:
-            self._compiled = _compile(self)
-        return self._compiled
+    # -- the compiled functions (inference/compiled.py) ------------------------------------------
+    @property
+    def keras_model(self):
+        return self._keras_model
 
-    def network(self) -> Network:
-        """The Keras model's layers and the never-predicted mask, for compiled inference code."""
-        return Network(self.keras_model, self.size, self.never_predicted())
-
-    def reset_compiled(self) -> None:
-        """Forget compiled functions (after the Keras model's weights object was replaced)."""
+    @keras_model.setter
+    def keras_model(self, model) -> None:
+        self._keras_model = model
         self._compiled = None
 
+    @property
+    def compiled(self):
+        """The compiled functions of this model's network, built on first use (`inference.compiled`)."""
+        if self._compiled is None or self._compiled.keras_model is not self._keras_model:
+            from wordlm.inference.compiled import Compiled
 
-MAX_LOGITS = 1 << 26  # at most this many float32 logits (256 MiB) in one forward pass
+            self._compiled = Compiled(self)
+        return self._compiled
 
-
-def _batches(order: list[int], lengths: list[int], max_rows: int, max_tokens: int):
-    """Split length-sorted stream indices into batches of at most `max_rows` rows and at most
-    `max_tokens` padded positions (rows × longest), so a [batch, time, vocab] pass stays bounded.
-    A single stream longer than `max_tokens` is a batch of its own."""
-    batch: list[int] = []
-    for i in order:
-        if batch and (len(batch) >= max_rows or (len(batch) + 1) * lengths[i] > max_tokens):
-            yield batch
-            batch = []
-        batch.append(i)
-    if batch:
-        yield batch
-
-
-def _compile(lm: LanguageModel) -> dict:
-    """Build the compiled inference functions from the Keras model's own layers (shared weights)."""
-    import tensorflow as tf
-
-    net = lm.network()
-    fns = {}
-    if lm.framing.recurrent:
-
-        @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32)])
-        def next_recurrent(x, lengths):
-            h = net.features(x, PAD_ID)  # [B, T, units]
-            last = tf.gather(h, lengths - 1, axis=1, batch_dims=1)
-            return net.log_softmax(last)
-
-        @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2)
-        def targets_recurrent(x, y):
-            lp = net.log_softmax(net.features(x, PAD_ID))  # [B, T, V]
-            return tf.gather(lp, y, axis=2, batch_dims=2)
-
-        fns.update(next_recurrent=next_recurrent, targets_recurrent=targets_recurrent)
-    else:
-        length = lm.framing.input_length
-
-        @tf.function(input_signature=[tf.TensorSpec([None, length], tf.int32)])
-        def next_fixed(x):
-            return net.log_softmax(net.features(x, PAD_ID))
-
-        @tf.function(input_signature=[tf.TensorSpec([None, length], tf.int32), tf.TensorSpec([None], tf.int32)])
-        def targets_fixed(x, y):
-            lp = net.log_softmax(net.features(x, PAD_ID))
-            return tf.gather(lp, y, axis=1, batch_dims=1)
-
-        fns.update(next_fixed=next_fixed, targets_fixed=targets_fixed)
-
-    if lm.stateful:
-
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, lm.state_size], tf.float32)])
-        def step(ids, state):
-            h, new_state = net.cell_step(ids, state)
-            return net.log_softmax(h), new_state
-
-        fns["step"] = step
-    return fns
+    def reset_compiled(self) -> None:
+        """Forget compiled functions (they are rebuilt on next use)."""
+        self._compiled = None

@@ -1,4 +1,4 @@
-"""`wordlm export`: a saved model → a TensorFlow SavedModel for TensorFlow Serving (see `export.py`)."""
+"""`wordlm export`: a saved model → a TensorFlow SavedModel for TensorFlow Serving (see `export/`)."""
 
 from __future__ import annotations
 

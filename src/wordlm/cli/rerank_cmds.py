@@ -9,7 +9,6 @@ is written when an error stops the run); the WER report, tuning table and plot o
 from __future__ import annotations
 
 import json
-import sys
 import time
 
 import click
@@ -22,41 +21,12 @@ FORMAT_HELP = "N-best format: jsonl, hyporadise (JSON list), mlm (mlm-scoring di
 AM_HELP = "First-pass score: a field, or a weighted sum of fields, e.g. decoder=0.6,ctc=0.4  [default: score]"
 
 
-class _Progress:
-    """'N utterances, H hypotheses' on stderr, only when stderr is a terminal."""
+def _progress(what: str):
+    """A `score_nbest` progress callback on stderr (a terminal only), and the object to close."""
+    from wordlm.progress import Progress
 
-    def __init__(self, what: str):
-        self.on = sys.stderr.isatty()
-        self.what = what
-        self.start = time.perf_counter()
-
-    def __call__(self, utterances: int, hyps: int) -> None:
-        if self.on:
-            rate = hyps / max(time.perf_counter() - self.start, 1e-9)
-            click.echo(f"\r{self.what}: {utterances} utterances, {hyps} hypotheses ({rate:.0f}/s)", err=True, nl=False)
-
-    def close(self) -> None:
-        if self.on:
-            click.echo("", err=True)
-
-
-def _read_weights(path) -> dict:
-    from wordlm.errors import InputError
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"{path}: not a tuned-weights JSON file ({e})") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a JSON object with lm_weight and word_bonus (from `wordlm tune`)")
-    for key in ("lm_weight", "word_bonus"):
-        value = data.get(key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or abs(value) == float("inf"):
-            raise InputError(f"{path}: {key!r} is missing or not a finite number (expected the output of `wordlm tune`)")
-    return data
+    progress = Progress(f"{what}:", ("utterances", "hypotheses"), rate="hypotheses")
+    return lambda utterances, hyps: progress.set(utterances=utterances, hypotheses=hyps), progress
 
 
 def _output(path):
@@ -102,7 +72,7 @@ def rerank(model, nbest, fmt, am, lm_weight, word_bonus, weights_file, output, a
     from wordlm import rerank as rr
     from wordlm.nbest import read_nbest
 
-    tuned = _read_weights(weights_file) if weights_file else {}
+    tuned = rr.read_weights(weights_file) if weights_file else {}
     if am is None and tuned.get("am") is not None:
         am = tuned["am"] if isinstance(tuned["am"], str) else rr.format_am(tuned["am"])
     am_weights = rr.parse_am(am)
@@ -112,7 +82,7 @@ def rerank(model, nbest, fmt, am, lm_weight, word_bonus, weights_file, output, a
     log(f"reranking {nbest}: total = first_pass({rr.format_am(am_weights)}) + {alpha:g}*LM + {beta:g}*words")
     emit, finish = _output(output)
     report = rr.Report(alpha, beta)
-    progress = _Progress("reranking")
+    progress, bar = _progress("reranking")
     start = time.perf_counter()
     for scored in rr.score_nbest(lm, read_nbest(nbest, fmt, required=am_weights), am_weights, progress=progress):
         report.add(scored)
@@ -124,7 +94,7 @@ def rerank(model, nbest, fmt, am, lm_weight, word_bonus, weights_file, output, a
                 emit(f"{rec['utt_id']}\t{h['total']}\t{h['text']}")
         else:
             emit(f"{rec['utt_id']}\t{rec['rank_before']}\t{rec['score']}\t{rec['text']}")
-    progress.close()
+    bar.close()
     finish()
     seconds = time.perf_counter() - start
     for line in report.lines():
@@ -155,10 +125,10 @@ def tune(model, nbest, fmt, am, output, lm_weights, word_bonuses):
     alphas = rr.parse_range(lm_weights, "--lm-weights")
     betas = rr.parse_range(word_bonuses, "--word-bonuses")
     lm = load_model(model)
-    progress = _Progress("scoring")
+    progress, bar = _progress("scoring")
     start = time.perf_counter()
     scored = list(rr.score_nbest(lm, read_nbest(nbest, fmt, required=am_weights), am_weights, progress=progress))
-    progress.close()
+    bar.close()
     scoring_s = time.perf_counter() - start
     result = rr.tune(scored, alphas, betas)
     grid_s = time.perf_counter() - start - scoring_s

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 
 import click
 
@@ -60,41 +59,6 @@ def _check_base(as_json, base):
         raise click.UsageError("--base changes only the text output; JSON log-probabilities are natural log")
 
 
-def _lines(paths, shard):
-    """(line number, text) over the files, only this shard's lines (numbered across all files)."""
-    from wordlm.text import read_lines
-
-    index = 0
-    for path in paths:
-        for number, text in read_lines(path):
-            if shard is None or index % shard[1] == shard[0]:
-                yield number, text
-            index += 1
-
-
-class _Progress:
-    """Lines and words per second on stderr, only when stderr is a terminal."""
-
-    def __init__(self):
-        import time
-
-        self.clock, self.on = time.perf_counter, sys.stderr.isatty()
-        self.start, self.lines, self.words, self.shown = self.clock(), 0, 0, 0.0
-
-    def update(self, words):
-        self.lines += 1
-        self.words += words
-        now = self.clock()
-        if self.on and now - self.shown > 0.25:
-            self.shown = now
-            rate = self.words / max(now - self.start, 1e-9)
-            click.echo(f"\rscored {self.lines:,} lines, {self.words:,} words ({rate:,.0f} words/s)", err=True, nl=False)
-
-    def close(self):
-        if self.on and self.shown:
-            click.echo("\r\033[K", err=True, nl=False)
-
-
 def _fmt(x, base="e") -> str:
     return "n/a" if x is None else f"{x / BASES[base]:.6g}"
 
@@ -111,24 +75,18 @@ def _summary_lines(summary, base) -> list[str]:
 
 
 def _score_files(lm, paths, options, batch_size, shard, emit=None, context_tokens=0):
-    from wordlm.scoring import check_context, new_summary, score_stream
+    from wordlm.progress import Progress
+    from wordlm.scoring import new_summary, score_files
 
-    summary, progress = new_summary(lm, options), _Progress()
-    if context_tokens:
-        if shard is not None:
-            raise click.UsageError("--context-tokens reads each line after the lines before it: not with --shard")
-        check_context(lm, options.bos)
-        # One file at a time: a file's first line has no context.
-        runs = [score_stream(lm, _lines([p], None), options, batch_size, context_tokens) for p in paths]
-    else:
-        runs = [score_stream(lm, _lines(paths, shard), options, batch_size)]
+    if context_tokens and shard is not None:
+        raise click.UsageError("--context-tokens reads each line after the lines before it: not with --shard")
+    summary, progress = new_summary(lm, options), Progress("scored", ("lines", "words"), rate="words")
     try:
-        for run in runs:
-            for _, s in run:
-                summary.add(s)
-                progress.update(s.words)
-                if emit:
-                    emit(s)
+        for s in score_files(lm, paths, options, batch_size, shard, context_tokens):
+            summary.add(s)
+            progress.add(lines=1, words=s.words)
+            if emit:
+                emit(s)
     finally:
         progress.close()
     return summary
@@ -206,7 +164,9 @@ def perplexity(model, texts, as_json, merge, no_bos, no_eos, oov, base, batch_si
     from wordlm.scoring import Options
 
     if merge:
-        summary = _merge(texts)
+        from wordlm.scoring import merge_summaries
+
+        summary = merge_summaries(texts)
     else:
         lm = load_model(model)
         summary = _score_files(lm, list(texts), Options(bos=not no_bos, eos=not no_eos, oov=oov), batch_size, shard,
@@ -216,34 +176,6 @@ def perplexity(model, texts, as_json, merge, no_bos, no_eos, oov, base, batch_si
     else:
         for line in _summary_lines(summary, base):
             click.echo(line)
-
-
-def _merge(paths):
-    from wordlm.errors import InputError
-    from wordlm.scoring import Summary
-    from wordlm.text import read_lines
-
-    total = None
-    for path in paths:
-        for number, line in read_lines(path):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"{where}: not JSON ({e.msg}); expected a summary from score --summary") from None
-            s = Summary.from_json(obj, where)
-            if total is None:
-                total = s
-            else:
-                try:
-                    total.merge(s)
-                except InputError as e:
-                    raise InputError(f"{where}: {e}") from None
-    if total is None:
-        raise InputError(f"{', '.join(paths)}: no summaries to merge")
-    return total
 
 
 @cli.command("next")

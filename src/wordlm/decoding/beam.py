@@ -23,7 +23,7 @@ A beam wider than the number of possible continuations never prunes, so it retur
 exhaustive top `num`.
 
 For LSTM models (where carried state is exact) the same search runs as one compiled loop
-(`compiled_beam.py`); here it runs step by step over `state.Stepper` (every framing, every mask).
+(`decoding/compiled.py`, `inference/search_loops.py`); here it runs step by step over `state.Stepper` (every framing, every mask).
 Non-job: masks, the model, sampling.
 """
 
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wordlm.decoding.compiled import state_applies
-from wordlm.decoding.compiled_beam import beam_batch
+from wordlm.decoding.compiled import beam_batch
 from wordlm.decoding.constraints import Constraints
 from wordlm.decoding.hypothesis import Hypothesis, Prompt, make_hypothesis
 from wordlm.decoding.options import DecodeOptions, length_normalised

@@ -10,8 +10,7 @@ Two exactly equivalent ways to get the numbers:
 - carried state (`lm.step`): for `lm.stateful` models (`sequence`, `char`, and `line` while every
   history fits `lm.max_stateful_history()`); each step reads one token per row, so a step costs the
   same whatever the prefix length; the LSTM state rows are gathered by `parents`. The prompts are
-  read by `compiled.read_histories`, `lm.start`'s numbers in one compiled call whatever their
-  length, instead of one call per token.
+  read by `lm.start` in one compiled call whatever their length.
 - re-reading (`lm.next_logprobs`): every other framing (`word`, `window`: the context is a few
   words anyway), and a `line` model once a history outgrows its input (from then on the framing
   truncates the context on the left, which carried state cannot do).
@@ -25,7 +24,6 @@ from typing import Sequence
 
 import numpy as np
 
-from wordlm.decoding.compiled import read_histories
 
 
 class Stepper:
@@ -35,11 +33,10 @@ class Stepper:
         self.lm = lm
         self.histories = [list(h) for h in histories]
         self.state = None  # <float32>[rows, lm.state_size] while state is carried
-        self._limit = lm.max_stateful_history() if lm.stateful else None
         if not self.histories:
             self.logprobs = np.zeros((0, lm.vocab_size), dtype=np.float32)
         elif carry_state and self._state_is_exact():
-            self.logprobs, self.state = read_histories(lm, self.histories)
+            self.logprobs, self.state = lm.start(self.histories)
         else:
             self.logprobs = lm.next_logprobs(self.histories)
 
@@ -49,9 +46,7 @@ class Stepper:
         return self.state is not None
 
     def _state_is_exact(self) -> bool:
-        if not self.lm.stateful:
-            return False
-        return self._limit is None or max(len(h) for h in self.histories) <= self._limit
+        return self.lm.carries_state(max(len(h) for h in self.histories))
 
     def advance(self, parents: Sequence[int], ids: Sequence[int]) -> np.ndarray:
         """Row r of the new batch = old row `parents[r]` + token `ids[r]`; returns its log-probs."""

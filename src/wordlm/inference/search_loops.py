@@ -1,84 +1,80 @@
-"""Beam search for LSTM models as one compiled `tf.while_loop`: the search of `beam.py`, exactly,
-without one Python round trip per step.
+"""The whole greedy and beam searches of LSTM models as compiled `tf.while_loop`s (one call a batch).
 
-Job: the same algorithm as `beam.beam_search` (read its docstring for the rules), for a batch of
-P prompts with K = beam_size slots each (R = P·K rows; an empty slot has logprob -inf). Each
-iteration, for every prompt still searching:
-  1. next-token log-probs of every row, masked (forbidden words, `</s>` before `min_words`);
-  2. each row's 2K best tokens (`tf.math.top_k`: ties to the lower id), scored
-     logprob(row) + ln p(token) in float64; a stable sort of the prompt's K·2K candidates, laid out
-     row by row, ranks them by score, ties by (row, token): the order `beam.merge_candidates` uses;
-  3. `</s>` among the first K ranks finishes a line; the first K other candidates fill the slots;
-     a row with nothing allowed finishes as it is; slots reaching the word budget finish there;
-  4. early stop when the `num`-th best finished score is at least what the best live slot could
-     still reach (`beam.py`); then the state rows are gathered from the parents and advanced.
-The loop records back-pointers (parent slot, token per slot per step) and the finished lines
-(step, slot, logprob, `</s>` or not); Python then rebuilds the token ids, computes each score with
-`options.length_normalised`, and ranks exactly as `beam.py` does (score, then token ids).
+Built by `compiled.Compiled` ("greedy", "beam") from the `Network` blocks; the Python side that
+turns their outputs into hypotheses, and the rules they implement, are in `decoding/compiled.py`
+(greedy) and `decoding/beam.py` (the beam search's rules, which the loop follows exactly).
 
-Used by `beam.beam_search` where carried state is exact (`compiled.state_applies`); a test
-checks it gives the numpy search's hypotheses. Non-job: the model's building blocks
-(`compiled.py`), masks other than the compiled ones (`no_repeat_ngram` uses the numpy search).
+- greedy(ids <int32>[T, P] left-padded prompts, bias <float32>[V], budgets <int32>[P], min_words)
+  → (tokens <int32>[steps, P] (−1: none), log-probs <float32>[steps, P]): each step masks (the
+  bias: forbidden words; `</s>` before `min_words`), takes the most likely token (ties: the lowest
+  id, made explicit: TensorFlow's argmax leaves ties unspecified), records its log-probability and
+  advances the rows still going.
+- beam(ids, bias, budgets, min_words, width K, num, length-norm kind, alpha) → per step and prompt:
+  back-pointers and tokens of the K slots and the hypotheses finished at that step (kind 1 a dead
+  row, 2 `</s>`, 3 the word budget reached; slot; log-probability). See `decoding/compiled.py`.
+
+Not here: the per-token numbers (`network.py`), hypotheses and their ranking (`decoding/`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from wordlm.decoding.compiled import _bias, _functions, _time_major
-from wordlm.decoding.hypothesis import Hypothesis, Prompt, make_hypothesis
-from wordlm.decoding.options import LENGTH_NORMS, DecodeOptions, length_normalised
 from wordlm.vocab import EOS_ID, PAD_ID
 
 
-def beam_batch(lm, prompts: list[Prompt], options: DecodeOptions) -> list[list[Hypothesis]]:
-    """The `options.num` best hypotheses of every prompt (each prompt's budget at least 1)."""
-    width = options.beam_size
-    fn = _beam_function(lm)
-    out = fn(_time_major([p.history for p in prompts]), _bias(lm, options),
-             np.array([p.max_words for p in prompts], dtype=np.int32),
-             np.int32(options.min_words if lm.boundaries else 0), np.int32(width), np.int32(options.num),
-             np.int32(LENGTH_NORMS.index(options.length_norm)), np.float64(options.length_penalty))
-    parent, token, fin_kind, fin_slot, fin_logprob = (x.numpy() for x in out)
-    # parent/token [steps, P, K]: the slot's beam after step t = parent's beam after step t-1 + token.
-    # fin_* [steps, P, 4K]: per step, K dead rows, 2K `</s>` ranks, K budget-reached slots; kind
-    # 0 none, 1 dead row (the beam before the step), 2 `</s>` (the beam before, + `</s>`),
-    # 3 budget reached (the beam after the step).
-
-    def ids_of(step: int, p: int, slot: int) -> tuple[int, ...]:
-        ids = []
-        for t in range(step, -1, -1):
-            ids.append(int(token[t, p, slot]))
-            slot = int(parent[t, p, slot])
-        return tuple(reversed(ids))
-
-    results = []
-    for p, prompt in enumerate(prompts):
-        finished = [] if prompt.max_words > 0 else [(0.0, (), 0.0, False)]  # nothing to generate
-        for t, j in zip(*np.nonzero(fin_kind[:, p, :])):
-            kind, slot, logprob = int(fin_kind[t, p, j]), int(fin_slot[t, p, j]), float(fin_logprob[t, p, j])
-            ids = ids_of(t, p, slot) if kind == 3 else (ids_of(t - 1, p, slot) if t > 0 else ())
-            eos = kind == 2
-            score = length_normalised(logprob, len(ids) + eos, options.length_norm, options.length_penalty)
-            finished.append((score, ids, logprob, eos))
-        best = sorted(finished, key=lambda f: (-f[0], f[1]))[: options.num]
-        results.append([make_hypothesis(lm, prompt, list(ids), logprob, score, eos)
-                        for score, ids, logprob, eos in best])
-    return results
-
-
-def _beam_function(lm):
-    fns = _functions(lm)
-    if "beam" not in fns:
-        fns["beam"] = _build(lm, fns["parts"])
-    return fns["beam"]
-
-
-def _build(lm, parts):
+def build_greedy(net, vocab: int):
     import tensorflow as tf
 
-    cells, read_all, logprobs, is_eos = parts["cells"], parts["read_all"], parts["logprobs"], parts["is_eos"]
-    vocab = lm.vocab_size
+    is_eos = tf.equal(tf.range(vocab, dtype=tf.int32), EOS_ID)
+    read_all, cells = net.read, net.cells
+
+    def logprobs(state):
+        return net.log_softmax(net.output(state))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([vocab], tf.float32),
+                                  tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32)])
+    def greedy(ids, bias, budgets, min_words):
+        state = read_all(ids)
+        batch = tf.shape(ids)[1]
+        steps = tf.reduce_max(budgets)
+        iota = tf.range(vocab, dtype=tf.int32)
+
+        def body(t, state, done, out_ids, out_lps):
+            lp = logprobs(state)
+            masked = lp + bias
+            masked = tf.where(tf.logical_and(t < min_words, is_eos)[None, :], -np.inf, masked)
+            best = tf.reduce_max(masked, axis=1)
+            choice = tf.reduce_min(tf.where(tf.equal(masked, best[:, None]), iota, vocab), axis=1)  # lowest id
+            writes = tf.logical_and(tf.logical_not(done), tf.logical_and(t < budgets, best > -np.inf))
+            choice = tf.where(writes, choice, -1)
+            picked = tf.where(writes, tf.gather(lp, tf.maximum(choice, 0), axis=1, batch_dims=1), 0.0)
+            going = tf.logical_and(writes, tf.not_equal(choice, EOS_ID))
+            state = cells(tf.where(going, choice, PAD_ID), state)
+            return t + 1, state, tf.logical_not(going), out_ids.write(t, choice), out_lps.write(t, picked)
+
+        done = tf.zeros([batch], tf.bool)
+        out = (tf.TensorArray(tf.int32, size=0, dynamic_size=True), tf.TensorArray(tf.float32, size=0, dynamic_size=True))
+        _, _, _, out_ids, out_lps = tf.while_loop(
+            lambda t, s, d, *_: tf.logical_and(t < steps, tf.logical_not(tf.reduce_all(d))),
+            body, (tf.constant(0), state, done, *out))
+        # Unwritten steps (all rows done early) read as "no token".
+        written = out_ids.size()
+        pad = tf.fill([steps - written, batch], -1)
+        return tf.concat([out_ids.stack(), pad], 0), tf.concat([out_lps.stack(), tf.zeros([steps - written, batch])], 0)
+
+    return greedy
+
+
+def build_beam(net, vocab: int):
+    import tensorflow as tf
+
+    is_eos = tf.equal(tf.range(vocab, dtype=tf.int32), EOS_ID)
+    read_all, cells = net.read, net.cells
+
+    def logprobs(state):
+        return net.log_softmax(net.output(state))
+
     f64 = tf.float64
     neg_inf = tf.constant(-np.inf, f64)
 

@@ -1,0 +1,143 @@
+"""The model's primitives on numpy arrays: batching, memory bounds, and the one sentence-scoring path.
+
+- `next_logprobs(lm, histories)` → <float32>[batch, vocab]: ln p(next token | history) per history;
+- `stream_logprobs(lm, streams, skips)` → for each stream s, <float64>[len(s) − 1 − skip]:
+  ln p(s[t] | s[:t]) for t = skip + 1 … len − 1 — the path every sentence score takes (`score`,
+  `perplexity`, training's validation, export's check, fill-in; the reranking trie shares its
+  formula, `Network.target_logprobs`);
+- `start(lm, histories)` / `step(lm, state, ids)`: read whole histories (one compiled call whatever
+  their length) and then one token per row, carrying the LSTM state.
+
+Recurrent streams are sorted by length and go through one forward pass per group of at most
+`max_batch` streams and `MAX_LOGITS` logits, the softmax computed only at scored positions; a stream
+too long for one pass is read in chunks carrying the state. Fixed-context framings score every
+position as one row, rows of many streams batched. Results do not depend on the grouping beyond
+float32 rounding (well under 1e-5 per token).
+
+Not here: what a stream is (`framings.py`, `lm.stream`), the scoring conventions (`scoring/`).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from wordlm.errors import InputError
+from wordlm.vocab import PAD_ID
+
+MAX_LOGITS = 1 << 26  # float32 logits one forward pass may hold (256 MiB); training's batches too
+MAX_BATCH = 64  # streams per forward pass (recurrent framings; fastest on PTB, benchmarks/scoring.md)
+FIXED_ROWS = 1024  # scored positions per call for fixed-context framings
+
+
+def next_logprobs(lm, histories: Sequence[Sequence[int]], batch_size: int = 256) -> np.ndarray:
+    out = np.empty((len(histories), lm.vocab_size), dtype=np.float32)
+    for lo in range(0, len(histories), batch_size):
+        chunk = histories[lo : lo + batch_size]
+        x = lm.framing.contexts(chunk)
+        if lm.framing.recurrent:
+            lengths = np.array([len(h) for h in chunk], dtype=np.int32)
+            out[lo : lo + len(chunk)] = lm.compiled["next_recurrent"](x, lengths).numpy()
+        else:
+            out[lo : lo + len(chunk)] = lm.compiled["next_fixed"](x).numpy()
+    return out
+
+
+def stream_logprobs(lm, streams: Sequence[Sequence[int]], skips: Sequence[int] | None = None,
+                    max_batch: int = MAX_BATCH, max_logits: int = MAX_LOGITS) -> list[np.ndarray]:
+    first = lm.framing.first_target
+    if skips is None:
+        skips = [first - 1] * len(streams)
+    elif not lm.framing.recurrent:
+        raise InputError("context-only positions need a recurrent model (sequence or char framing)")
+    if not lm.framing.recurrent:
+        return _fixed(lm, streams, first)
+    out: list[np.ndarray] = [np.zeros(0)] * len(streams)
+    steps = [len(s) - 1 for s in streams]
+    rows = [i for i in range(len(streams)) if steps[i] > skips[i]]
+    for group in groups(rows, steps, max_batch, max_logits // lm.vocab_size):
+        if steps[group[0]] * lm.vocab_size > max_logits:  # too long for one pass: chunks carrying the state
+            (i,) = group
+            out[i] = _chunked(lm, streams[i], max(1, max_logits // lm.vocab_size))[skips[i] :]
+            continue
+        x = np.zeros((len(group), max(steps[i] for i in group)), dtype=np.int32)
+        y = np.zeros_like(x)
+        for r, i in enumerate(group):
+            x[r, : steps[i]] = streams[i][:-1]
+            y[r, : steps[i]] = streams[i][1:]
+        start = np.array([skips[i] for i in group], dtype=np.int32)
+        flat = lm.compiled["targets"](x, y, start).numpy().astype(np.float64)  # row by row, scored positions
+        counts = [steps[i] - skips[i] for i in group]
+        for i, lo, n in zip(group, np.cumsum([0, *counts[:-1]]), counts):
+            out[i] = flat[lo : lo + n]
+    return out
+
+
+def groups(rows: Sequence[int], steps: Sequence[int], max_rows: int, max_positions: int):
+    """Split stream indices, sorted by length, into forward passes of at most `max_rows` streams and at
+    most `max_positions` padded positions (streams × longest); a stream longer than that is alone."""
+    group: list[int] = []
+    for i in sorted(rows, key=lambda i: steps[i]):
+        if steps[i] > max_positions:
+            yield [i]
+            continue
+        if group and ((len(group) + 1) * steps[i] > max_positions or len(group) >= max_rows):
+            yield group
+            group = []
+        group.append(i)
+    if group:
+        yield group
+
+
+def _chunked(lm, stream: Sequence[int], chunk: int) -> np.ndarray:
+    """ln p(s[t + 1] | s[:t + 1]) at every position t of one long stream, `chunk` positions a call."""
+    fn = lm.compiled["chunk"]
+    state = np.zeros((1, lm.state_size), dtype=np.float32)
+    x = np.asarray(stream[:-1], dtype=np.int32)
+    y = np.asarray(stream[1:], dtype=np.int32)
+    parts = []
+    for lo in range(0, len(x), chunk):
+        lp, state = fn(x[lo : lo + chunk], y[lo : lo + chunk], state)
+        parts.append(lp.numpy().astype(np.float64))
+    return np.concatenate(parts)
+
+
+def _fixed(lm, streams, first) -> list[np.ndarray]:
+    """Fixed contexts: every scored position is one row; rows of many streams batched."""
+    owners = [(i, t) for i, s in enumerate(streams) for t in range(first, len(s))]
+    flat = np.empty(len(owners), dtype=np.float64)
+    for lo in range(0, len(owners), FIXED_ROWS):
+        part = owners[lo : lo + FIXED_ROWS]
+        x = np.array([lm.framing.context(streams[i][:t]) for i, t in part], dtype=np.int32)
+        y = np.array([streams[i][t] for i, t in part], dtype=np.int32)
+        flat[lo : lo + len(part)] = lm.compiled["targets_fixed"](x, y).numpy()
+    out, pos = [], 0
+    for s in streams:
+        n = max(0, len(s) - first)
+        out.append(flat[pos : pos + n])
+        pos += n
+    return out
+
+
+def time_major(histories: Sequence[Sequence[int]]) -> np.ndarray:
+    """<int32>[longest, batch]: histories left-padded with `<pad>` (the layout `read` and the searches take)."""
+    longest = max(len(h) for h in histories)
+    ids = np.full((longest, len(histories)), PAD_ID, dtype=np.int32)
+    for i, h in enumerate(histories):
+        ids[longest - len(h) :, i] = h
+    return ids
+
+
+def start(lm, histories: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    if not lm.stateful:
+        raise TypeError(f"the {lm.framing.name} framing has no recurrent state to carry")
+    if not histories or any(len(h) == 0 for h in histories):
+        raise ValueError("empty history")
+    lp, state = lm.compiled["read"](time_major(histories))
+    return lp.numpy(), state.numpy()
+
+
+def step(lm, state: np.ndarray, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    lp, new_state = lm.compiled["step"](np.asarray(ids, dtype=np.int32), np.asarray(state, dtype=np.float32))
+    return lp.numpy(), new_state.numpy()

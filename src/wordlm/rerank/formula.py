@@ -1,0 +1,161 @@
+"""The combination `total = first_pass + α·LM + β·words`, utterances scored for it, and output records.
+
+See the package docstring (`wordlm.rerank`) for the formula and the tie rule. Not here: how the LM
+scores are computed (`trie.py`), the WER report (`report.py`), tuning (`tuning.py`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from wordlm.errors import InputError
+from wordlm.nbest import Utterance
+from wordlm.rerank.trie import LMCache
+from wordlm.wer import ErrorCounts, count_errors
+
+
+def parse_am(spec: str | None) -> dict[str, float]:
+    """`"decoder=0.6,ctc=0.4"` → {"decoder": 0.6, "ctc": 0.4}; a bare name has weight 1; None → {"score": 1}."""
+    if spec is None or not spec.strip():
+        return {"score": 1.0}
+    out: dict[str, float] = {}
+    for part in spec.split(","):
+        name, _, weight = part.partition("=")
+        name = name.strip()
+        if not name:
+            raise InputError(f"--am {spec!r}: empty field name (expected FIELD=WEIGHT,...)")
+        try:
+            w = float(weight) if weight.strip() else 1.0
+        except ValueError:
+            raise InputError(f"--am {spec!r}: weight {weight!r} of {name!r} is not a number") from None
+        if not math.isfinite(w):
+            raise InputError(f"--am {spec!r}: weight of {name!r} must be finite")
+        if name in out:
+            raise InputError(f"--am {spec!r}: field {name!r} given twice")
+        out[name] = w
+    return out
+
+
+def format_am(am: dict[str, float]) -> str:
+    return ",".join(f"{k}={v:g}" for k, v in am.items())
+
+
+def word_count(text: str) -> int:
+    """words(h): the number of whitespace-separated words of a hypothesis as written."""
+    return len(text.split())
+
+
+def first_pass(utt: Utterance, am: dict[str, float]) -> np.ndarray:
+    """<float64>[hyps]: Σ_f w_f · h[f] for each hypothesis (fields validated by the reader)."""
+    return np.array([sum(w * h.fields[f] for f, w in am.items()) for h in utt.hyps], dtype=np.float64)
+
+
+def combine(first: np.ndarray, lm: np.ndarray, n_words: np.ndarray, lm_weight: float, word_bonus: float) -> np.ndarray:
+    """total = first_pass + α · LM + β · words (elementwise, float64)."""
+    return first + lm_weight * lm + word_bonus * n_words
+
+
+def choose(totals: np.ndarray) -> int:
+    """Index of the first highest total: ties keep the original order."""
+    return int(np.argmax(totals))
+
+
+def ranking(totals: np.ndarray) -> np.ndarray:
+    """Indices from best to worst total; a stable sort, so ties keep the original order."""
+    return np.argsort(-totals, kind="stable")
+
+
+@dataclass
+class Scored:
+    """An utterance with what the combination needs, hypotheses in file order."""
+
+    utt: Utterance
+    first_pass: np.ndarray  # <float64>[hyps]
+    lm: np.ndarray  # <float64>[hyps] natural-log sentence log-probabilities
+    words: np.ndarray  # <float64>[hyps]
+    counts: list[ErrorCounts] | None = None  # per hypothesis, when there is a reference
+
+    def totals(self, lm_weight: float, word_bonus: float) -> np.ndarray:
+        return combine(self.first_pass, self.lm, self.words, lm_weight, word_bonus)
+
+    @property
+    def errors(self) -> np.ndarray:
+        return np.array([c.errors for c in self.counts], dtype=np.int64)
+
+
+def score_nbest(
+    lm,
+    utterances: Iterable[Utterance],
+    am: dict[str, float],
+    cache: LMCache | None = None,
+    batch_hyps: int = 20000,
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[Scored]:
+    """Score utterances in batches (one trie per batch), yielding them in input order.
+
+    `progress(utterances_done, hypotheses_done)` is called after each batch.
+    """
+    cache = cache or LMCache(lm)
+    done_u = done_h = 0
+    for batch in _batches(utterances, batch_hyps):
+        texts = [h.text for u in batch for h in u.hyps]
+        lm_scores = cache(texts)
+        refs = [(i, u) for i, u in enumerate(batch) if u.ref is not None]
+        counts = count_errors([u.ref for _, u in refs for _ in u.hyps], [h.text for _, u in refs for h in u.hyps])
+        per_utt: dict[int, list[ErrorCounts]] = {}
+        pos = 0
+        for i, u in refs:
+            per_utt[i] = counts[pos : pos + len(u.hyps)]
+            pos += len(u.hyps)
+        pos = 0
+        for i, u in enumerate(batch):
+            k = len(u.hyps)
+            yield Scored(u, first_pass(u, am), lm_scores[pos : pos + k],
+                         np.array([word_count(h.text) for h in u.hyps], dtype=np.float64), per_utt.get(i))
+            pos += k
+        done_u += len(batch)
+        done_h += len(texts)
+        if progress:
+            progress(done_u, done_h)
+
+
+def _batches(utterances: Iterable[Utterance], batch_hyps: int) -> Iterator[list[Utterance]]:
+    batch: list[Utterance] = []
+    size = 0
+    for u in utterances:
+        batch.append(u)
+        size += len(u.hyps)
+        if size >= batch_hyps:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def record(s: Scored, lm_weight: float, word_bonus: float, all_hyps: bool = False) -> dict:
+    """The output line of an utterance: the chosen hypothesis (and with `all_hyps`, every one, best first)."""
+    totals = s.totals(lm_weight, word_bonus)
+    best = choose(totals)
+    out = {
+        "utt_id": s.utt.utt_id,
+        "text": s.utt.hyps[best].text,
+        "rank_before": best + 1,
+        "score": round(float(totals[best]), 6),
+        "first_pass": round(float(s.first_pass[best]), 6),
+        "wordlm": round(float(s.lm[best]), 6),
+        "words": int(s.words[best]),
+    }
+    if all_hyps:
+        if s.utt.ref is not None:
+            out["ref"] = s.utt.ref
+        out["hyps"] = [
+            {"text": s.utt.hyps[i].text, **s.utt.hyps[i].fields, "rank_before": int(i) + 1,
+             "first_pass": round(float(s.first_pass[i]), 6), "wordlm": round(float(s.lm[i]), 6),
+             "words": int(s.words[i]), "total": round(float(totals[i]), 6)}
+            for i in ranking(totals)
+        ]
+    return out

@@ -1,0 +1,139 @@
+"""Corpus totals: sentences, words, OOVs and the log-probability, added exactly; SRILM's perplexities.
+
+Totals are kept in fixed point (integer multiples of 2^-20 nats), so they add associatively:
+summaries of shards merge into exactly (bit for bit) the summary of the same sentence scores added
+in one run. (The per-sentence scores themselves are float32 sums whose last bits may depend on the
+batch a line was scored in; see `inference/streams.py`.) Not here: scoring lines (`sentences.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from wordlm.errors import InputError
+from wordlm.scoring.sentences import Options, SentenceScore
+
+FIXED_POINT = 2**20  # corpus log-probabilities are kept as integers in units of 2^-20 nats
+
+
+@dataclass
+class Summary:
+    """Corpus totals. `add` a sentence, `merge` another summary (totals add, exactly)."""
+
+    unit: str = "word"  # "char" for character models
+    options: Options = field(default_factory=Options)
+    sentences: int = 0
+    words: int = 0
+    oovs: int = 0
+    scored: int = 0
+    ends: int = 0
+    chars: int = 0
+    fixed: int = 0  # the log-probability in units of 2^-20 nats
+
+    def add(self, s: SentenceScore) -> None:
+        self.sentences += 1
+        self.words += s.words
+        self.oovs += s.oovs
+        self.scored += s.scored
+        self.ends += s.ends
+        self.chars += s.chars or 0
+        self.fixed += round(s.logprob * FIXED_POINT)
+
+    def merge(self, other: "Summary") -> None:
+        if (other.unit, other.options) != (self.unit, self.options):
+            raise InputError(
+                f"cannot merge summaries scored differently: {_describe(self)} and {_describe(other)}"
+            )
+        for name in ("sentences", "words", "oovs", "scored", "ends", "chars", "fixed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def logprob(self) -> float:
+        return self.fixed / FIXED_POINT
+
+    def _exp(self, n: int) -> float | None:
+        return math.exp(-self.logprob / n) if n > 0 else None
+
+    @property
+    def ppl(self) -> float | None:
+        return self._exp(self.scored if self.unit == "word" else self.words + self.ends)
+
+    @property
+    def ppl1(self) -> float | None:
+        return self._exp(self.scored - self.ends if self.unit == "word" else self.words)
+
+    def to_json(self) -> dict:
+        out = {"sentences": self.sentences, "words": self.words, "oovs": self.oovs, "logprob": self.logprob,
+               "ppl": self.ppl, "ppl1": self.ppl1, "scored": self.scored, "ends": self.ends}
+        if self.unit == "char":
+            out.update(chars=self.chars, char_ppl=self._exp(self.scored),
+                       bpc=-self.logprob / math.log(2) / self.scored if self.scored else None)
+        out["options"] = {"unit": self.unit, "bos": self.options.bos, "eos": self.options.eos, "oov": self.options.oov}
+        return out
+
+    @classmethod
+    def from_json(cls, obj, where: str = "summary") -> "Summary":
+        """Read a summary written by `to_json` (e.g. `wordlm score --summary`); errors name `where`."""
+        need = ("sentences", "words", "oovs", "logprob", "scored", "ends", "options")
+        if not isinstance(obj, dict) or any(k not in obj for k in need):
+            raise InputError(f"{where}: not a wordlm summary (expected the fields {', '.join(need)}; "
+                             "write one with `wordlm score --summary FILE` or `wordlm perplexity --json`)")
+        opt = obj["options"]
+        try:
+            s = cls(unit=opt["unit"], options=Options(bool(opt["bos"]), bool(opt["eos"]), opt["oov"]))
+            for name in ("sentences", "words", "oovs", "scored", "ends", "chars"):
+                value = obj.get(name, 0)
+                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                    raise ValueError(f'"{name}" must be a non-negative integer, got {value!r}')
+                setattr(s, name, value)
+            s.fixed = round(float(obj["logprob"]) * FIXED_POINT)
+        except (KeyError, TypeError, ValueError) as e:
+            raise InputError(f"{where}: malformed summary: {e}") from None
+        return s
+
+
+def _describe(s: Summary) -> str:
+    o = s.options
+    return f"unit={s.unit} bos={o.bos} eos={o.eos} oov={o.oov}"
+
+
+def summarize(lm, scores: Iterable[SentenceScore], options: Options = Options()) -> Summary:
+    summary = new_summary(lm, options)
+    for s in scores:
+        summary.add(s)
+    return summary
+
+
+def new_summary(lm, options: Options = Options()) -> Summary:
+    return Summary(unit="char" if lm.tokenizer.mode == "char" else "word", options=options)
+
+
+def merge_summaries(paths: Sequence[str]) -> Summary:
+    """Add up the summaries in JSON-lines files (`wordlm score --summary`, `perplexity --json`)
+    exactly; errors name the file and line."""
+    from wordlm.text import read_lines
+
+    total = None
+    for path in paths:
+        for number, line in read_lines(path):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise InputError(f"{where}: not JSON ({e.msg}); expected a summary from score --summary") from None
+            s = Summary.from_json(obj, where)
+            if total is None:
+                total = s
+            else:
+                try:
+                    total.merge(s)
+                except InputError as e:
+                    raise InputError(f"{where}: {e}") from None
+    if total is None:
+        raise InputError(f"{', '.join(paths)}: no summaries to merge")
+    return total
