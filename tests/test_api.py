@@ -162,3 +162,10 @@ def test_save_and_load_give_identical_scores(lm, tmp_path):
     lm.save(tmp_path / "copy")
     again = wordlm.load(tmp_path / "copy")
     assert again.score(SENTENCES) == lm.score(SENTENCES)
+
+
+def test_load_keeps_tensorflows_start_up_chatter_off_stderr(model_dir):
+    code = f"import wordlm; print(round(wordlm.load({str(model_dir)!r}).score('jack'), 3))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={k: v for k, v in __import__("os").environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"})
+    assert done.stdout.strip() and done.stderr == ""

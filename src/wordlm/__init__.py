@@ -44,6 +44,8 @@ _EXPORTS = {
     "ModelError": "wordlm.errors",
 }
 
+_NEEDS_TENSORFLOW = {"load", "save", "train", "TrainConfig"}
+
 __all__ = ["__version__", *_EXPORTS]
 
 
@@ -52,10 +54,11 @@ def __getattr__(name: str):
     if module is None:
         raise AttributeError(f"module 'wordlm' has no attribute {name!r}")
     import importlib
-    import os
 
-    if module not in ("wordlm.errors", "wordlm.nbest"):
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
+    if name in _NEEDS_TENSORFLOW:
+        from wordlm.tf_quiet import import_tensorflow
+
+        import_tensorflow()  # without TensorFlow's C++ start-up chatter on stderr
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # later look-ups skip this function
     return value

@@ -109,6 +109,9 @@ def read_config(directory) -> dict:
 
 def load(directory) -> LanguageModel:
     """Load a model directory saved by `save`; raises ModelError for anything wrong with it."""
+    from wordlm.tf_quiet import import_tensorflow
+
+    import_tensorflow()
     import keras
 
     directory = Path(directory)

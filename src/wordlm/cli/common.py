@@ -44,24 +44,7 @@ def log(message: str) -> None:
 
 
 def import_tensorflow() -> None:
-    """Import TensorFlow with its C++ start-up log lines (written before logging is set up) hidden.
+    """Import TensorFlow quietly (`wordlm.tf_quiet`), before the library imports it."""
+    from wordlm.tf_quiet import import_tensorflow as quiet
 
-    Called by commands that need TensorFlow, before the library imports it. Errors still show:
-    only file descriptor 2 is silenced, and only during the import itself.
-    """
-    import os
-
-    if "tensorflow" in sys.modules:
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import tensorflow  # noqa: F401
-        import keras  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    quiet()
