@@ -142,8 +142,7 @@ class WindowFraming(Framing):
             yield [i for ids in lines for i in ids]
 
     def context(self, history):
-        window = list(history[-self.n:])
-        return [PAD_ID] * (self.n - len(window)) + window
+        return left_padded(history, self.n)
 
     def to_config(self):
         return {**super().to_config(), "context": self.n}
@@ -172,8 +171,7 @@ class LineFraming(Framing):
         return self.max_length - 1
 
     def context(self, history):
-        h = list(history[-self.input_length:])
-        return [PAD_ID] * (self.input_length - len(h)) + h
+        return left_padded(history, self.input_length)
 
     def to_config(self):
         return {**super().to_config(), "max_length": self.max_length}
@@ -244,3 +242,9 @@ def framing_from_config(config: dict) -> Framing:
     return make_framing(
         config["name"], config["boundaries"], config.get("context", 2), config.get("max_length")
     )
+
+
+def left_padded(history, n: int) -> list[int]:
+    """The last `n` ids of a history, left-padded with `<pad>` to length n (a fixed-length context)."""
+    window = list(history[-n:])
+    return [PAD_ID] * (n - len(window)) + window
