@@ -91,6 +91,13 @@ class LanguageModel(LanguageModelAPI):
             ids.append(EOS_ID)
         return ids
 
+    def mask_bias(self) -> np.ndarray:
+        """<float32>[vocab]: -inf on `never_predicted()`, 0 elsewhere; added to the logits so each
+        next-token distribution sums to 1 over the tokens that can be predicted."""
+        bias = np.zeros(self.vocab_size, dtype=np.float32)
+        bias[self.never_predicted()] = -np.inf
+        return bias
+
     @property
     def num_parameters(self) -> int:
         return int(self.keras_model.count_params())

@@ -8,7 +8,7 @@ and computes its log-probabilities in one batched model call.
 
 Two exactly equivalent ways to get the numbers:
 - carried state (`lm.step`): for `lm.stateful` models (`sequence`, `char`, and `line` while every
-  history fits `lm.max_stateful_history()`); each step reads one token per row, so a step costs the
+  history fits its input: `lm.carries_state`); each step reads one token per row, so a step costs the
   same whatever the prefix length; the LSTM state rows are gathered by `parents`. The prompts are
   read by `lm.start` in one compiled call whatever their length.
 - re-reading (`lm.next_logprobs`): every other framing (`word`, `window`: the context is a few

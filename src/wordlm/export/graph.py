@@ -75,8 +75,7 @@ def build_module(lm: LanguageModel, top: int = DEFAULT_TOP) -> tf.Module:
     first = framing.first_target
     length = None if recurrent else framing.input_length
     k = min(top, vocab_size - len(lm.never_predicted()))
-    mask_bias = np.zeros(vocab_size, dtype=np.float32)
-    mask_bias[lm.never_predicted()] = -np.inf
+    mask_bias = lm.mask_bias()
     id_to_token = np.array(lm.vocab.id_to_token, dtype=object)
     words = lm.vocab.id_to_token[len(RESERVED):]
     char_model = lm.tokenizer.mode == "char"

@@ -32,7 +32,7 @@ class Compiled:
 
     def __init__(self, lm):
         self.keras_model = lm.keras_model
-        self.net = Network(lm.keras_model, lm.size.layers, lm.size.units, lm.never_predicted())
+        self.net = Network(lm.keras_model, lm.size.layers, lm.size.units, lm.mask_bias())
         self.vocab_size = lm.vocab_size
         self.state_size = lm.state_size
         self.input_length = lm.framing.input_length

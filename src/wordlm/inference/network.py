@@ -8,7 +8,7 @@ one formula wherever it is needed:
     log_softmax(h)         = logits − logsumexp(logits)          the whole next-token distribution
     target_logprobs(h, y)  = logits[y] − logsumexp(logits)       chosen tokens only, no log-softmax written
 
-`mask` is −inf on the tokens that are never predicted (`lm.never_predicted()`: `<pad>`, `<s>`, and
+`mask` is `lm.mask_bias()`: −inf on the tokens that are never predicted (`<pad>`, `<s>`, and
 `</s>` without boundaries), 0 elsewhere, so each row is a distribution that sums to 1. The LSTM state
 of a row is one flat <float32>[2·layers·units] vector laid out `[h1, c1, h2, c2, …]`, so beams are
 reordered by indexing rows; the top layer's h is the network's output.
@@ -23,7 +23,7 @@ import numpy as np
 
 
 class Network:
-    def __init__(self, keras_model, layers: int, units: int, never_predicted):
+    def __init__(self, keras_model, layers: int, units: int, mask_bias: np.ndarray):
         import tensorflow as tf
 
         self.embedding = keras_model.get_layer("embedding")
@@ -31,9 +31,7 @@ class Network:
         self.dense = keras_model.get_layer("logits")
         self.units = units
         self.state_size = 2 * layers * units
-        bias = np.zeros(self.dense.units, dtype=np.float32)
-        bias[list(never_predicted)] = -np.inf
-        self.mask_bias = tf.constant(bias)
+        self.mask_bias = tf.constant(mask_bias)
 
     # -- the softmax ----------------------------------------------------------------------------
     def logits(self, h):
