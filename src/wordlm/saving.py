@@ -8,8 +8,11 @@ Layout of a model directory:
 Atomicity: the weights go to a new uniquely named file first; then `wordlm.json` is replaced by
 `os.replace` (the single commit point); then the old weights file is removed. A save that dies
 at any point leaves the previous model loadable and no half-written file under a final name.
-Safety: Keras's `safe_mode=True`, and only the layer types wordlm builds are accepted, so a model
-directory can never run code (no Lambda, no custom objects, no pickle).
+Safety: `wordlm.json` is checked field by field, and the `.keras` archive's config is read as data
+and checked against an allowlist of the classes wordlm builds *before* Keras sees it
+(`model_files.py`); then Keras's `safe_mode=True` and a check of the loaded layer types. A model
+directory can never run code (no Lambda, no custom objects, no pickle), and a network whose sizes
+disagree with `wordlm.json`, or whose weights are not finite, is refused.
 """
 
 from __future__ import annotations
@@ -19,9 +22,13 @@ import os
 import secrets
 from pathlib import Path
 
+import numpy as np
+
 from wordlm.errors import InputError, ModelError
 from wordlm.framings import framing_from_config
+from wordlm.jsonfile import parse
 from wordlm.lm import LanguageModel
+from wordlm.model_files import check_archive, check_config
 from wordlm.model import ModelSize
 from wordlm.text import Tokenizer
 from wordlm.vocab import Vocabulary
@@ -89,9 +96,10 @@ def read_config(directory) -> dict:
     if not path.is_file():
         raise ModelError(f"{directory}: not a wordlm model directory (no {CONFIG_FILE}); train one with `wordlm train`")
     try:
-        config = json.loads(path.read_text("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelError(f"{path}: corrupt model file ({e})") from None
+        text = path.read_text("utf-8")
+    except (UnicodeDecodeError, OSError) as e:
+        raise ModelError(f"{path}: cannot read the model file ({e})") from None
+    config = parse(text, f"{path}: corrupt model file", ModelError)
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ModelError(f"{path}: not a wordlm model file")
     version = config.get("format_version")
@@ -104,6 +112,7 @@ def read_config(directory) -> dict:
     for key in ("weights_file", "tokenizer", "framing", "size", "vocab"):
         if key not in config:
             raise ModelError(f"{path}: corrupt model file (missing {key!r})")
+    check_config(config, path)
     return config
 
 
@@ -124,9 +133,10 @@ def load(directory) -> LanguageModel:
         size = ModelSize.from_config(config["size"])
     except (KeyError, TypeError, ValueError, InputError) as e:
         raise ModelError(f"{path}: corrupt model file ({e})") from None
-    weights = directory / str(config["weights_file"])
-    if not weights.is_file() or Path(config["weights_file"]).name != config["weights_file"]:
+    weights = directory / config["weights_file"]
+    if not weights.is_file():
         raise ModelError(f"{directory}: the weights file {config['weights_file']!r} is missing")
+    check_archive(weights, config)  # as data, before Keras deserializes anything
     try:
         network = keras.saving.load_model(weights, compile=False, safe_mode=True)
     except Exception as e:  # Keras raises many types for bad or unsafe files
@@ -140,4 +150,7 @@ def load(directory) -> LanguageModel:
         raise ModelError(
             f"{directory}: vocabulary has {len(vocab)} entries but the network predicts {out_dim}: mismatched files"
         )
+    if not all(np.isfinite(w).all() for w in network.get_weights()):
+        raise ModelError(f"{weights}: refused: the network's weights are not all finite (NaN or infinity: "
+                         "a training run that diverged); retrain with a lower --learning-rate")
     return LanguageModel(tokenizer, vocab, framing, size, network, config.get("info") or {})

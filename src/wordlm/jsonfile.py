@@ -1,0 +1,43 @@
+"""JSON read defensively: bounded nesting, no NaN/Infinity, one-line errors that name the file.
+
+Every JSON file wordlm reads (a model's `wordlm.json`, summaries, tuned weights, n-best files) goes
+through `parse`: Python's own parser recurses once per nesting level (a 100,000-deep `[[[…` is a
+RecursionError) and accepts `NaN` and `Infinity`, which no wordlm file contains. Both become the
+caller's error class with the file (and line) named. Not here: what the fields mean (each reader).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from wordlm.errors import InputError
+
+MAX_DEPTH = 64  # deeper than any file wordlm writes or reads (n-best files nest 4 levels)
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+
+
+def nesting_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in JSON text (strings skipped)."""
+    depth = deepest = 0
+    for c in _NOT_BRACKETS.sub("", _STRINGS.sub("", text)):
+        depth += 1 if c in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def parse(text: str, where: str, error: type[Exception] = InputError, max_depth: int = MAX_DEPTH):
+    """The value of JSON `text`; `error(f"{where}: …")` for invalid JSON, NaN/Infinity or deep nesting."""
+    if nesting_depth(text) > max_depth:
+        raise error(f"{where}: JSON nested deeper than {max_depth} levels: not a wordlm file")
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as e:
+        raise error(f"{where}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+    except ValueError as e:
+        raise error(f"{where}: not valid JSON ({e})") from None
