@@ -40,8 +40,17 @@ ALLOWED_LAYERS = {"InputLayer", "Embedding", "LSTM", "Dropout", "Dense"}
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes to `path` via a temporary file in the same folder, fsync, then rename."""
+    """Write bytes to `path` via a temporary file in the same folder, fsync, then rename.
+
+    A symlink, a device or a pipe (`/dev/stdout`, `/dev/full`) is written through, opened and
+    written in place, never replaced by a new file (the link, or whatever holds the other end of
+    the descriptor, keeps its file); only a plain file or a new name gets the atomic rename.
+    """
     path = Path(path)
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        with open(path, "wb") as f:
+            f.write(data)
+        return
     tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
     try:
         with open(tmp, "wb") as f:
@@ -52,6 +61,25 @@ def write_atomic(path: Path, data: bytes) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def check_output_path(path, what: str = "output") -> Path:
+    """Raise InputError unless a file can be written at `path` (checked before the work starts)."""
+    path = Path(path)
+    target = path.resolve() if path.is_symlink() else path
+    if target.is_dir():
+        raise InputError(f"{path}: is a directory (the {what} is a file)")
+    if target.exists() and not target.is_file():
+        if not os.access(target, os.W_OK):
+            raise InputError(f"{path}: not writable")
+        return path
+    parent = target.parent
+    if not parent.is_dir():
+        reason = "is not a directory" if parent.exists() else "does not exist"
+        raise InputError(f"{path}: cannot write the {what}: the folder {parent} {reason}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{path}: cannot write the {what}: the folder {parent} is not writable")
+    return path
 
 
 def save(lm: LanguageModel, directory) -> Path:

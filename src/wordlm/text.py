@@ -71,6 +71,8 @@ class Tokenizer:
 def open_text(path) -> io.TextIOBase:
     """Open a text source for reading: a path, a `.gz` path, or `-` for stdin (bytes decoded later)."""
     if path in (None, "-"):
+        if sys.stdin is None:  # started with standard input closed (`<&-`)
+            raise InputError("<stdin>: standard input is closed")
         return sys.stdin.buffer
     path = str(path)
     try:

@@ -24,6 +24,9 @@ def cli():
 
 
 def main():
+    from wordlm.cli.common import ensure_standard_streams
+
+    ensure_standard_streams()
     cli()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 
 import click
@@ -12,14 +13,23 @@ from wordlm.errors import WordlmError
 
 
 def handle_errors(fn):
-    """Turn library errors into a one-line message and exit code 1 (no traceback)."""
+    """The one place where errors become exit codes: library errors and operating-system errors on
+    any file or stream are one line on stderr and exit code 1 (no traceback); a reader that closed
+    stdout (`| head -1`) ends the command quietly with exit code 0; Ctrl-C is 130."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            sys.stdout.flush()  # a full disk shows here, not after the message could be written
+            return result
         except WordlmError as e:
             raise click.ClickException(str(e).replace("\n", " ")) from None
+        except BrokenPipeError:
+            _silence_stdout()
+            sys.exit(0)
+        except OSError as e:
+            raise click.ClickException(os_error_message(e)) from None
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
@@ -27,8 +37,50 @@ def handle_errors(fn):
     return wrapper
 
 
+def os_error_message(e: OSError) -> str:
+    """`path: reason` for an operating-system error (`<stdout>` when no file is named)."""
+    name = e.filename if e.filename is not None else "<stdout>"
+    return f"{name}: {e.strerror or e}"
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the interpreter's final flush is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def ensure_standard_streams() -> None:
+    """A closed stdout or stderr (`>&-`, `2>&-`) becomes /dev/null, so commands run and report
+    through the other stream instead of failing silently; a closed stdin is reported when read."""
+    for fd, name, mode in ((1, "stdout", "w"), (2, "stderr", "w")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            if devnull != fd:
+                os.dup2(devnull, fd)
+                os.close(devnull)
+            setattr(sys, name, open(fd, mode, closefd=False))
+
+
+def check_inputs(paths) -> None:
+    """Input files exist (`-` is stdin): checked before TensorFlow is imported, so errors are instant."""
+    from wordlm.errors import InputError
+
+    for path in paths:
+        if path != "-" and not os.path.isfile(path):
+            reason = "is a directory" if os.path.isdir(path) else "no such file"
+            raise InputError(f"{path}: {reason}")
+
+
 def load_model(path):
-    """Load a model directory (lazily importing TensorFlow)."""
+    """Load a model directory (lazily importing TensorFlow); its files are checked before TensorFlow starts."""
+    from wordlm.saving import read_config
+
+    read_config(path)  # a missing or broken model directory fails at once
     import_tensorflow()
     from wordlm.saving import load
 

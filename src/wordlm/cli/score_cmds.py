@@ -15,7 +15,7 @@ import math
 import click
 
 from wordlm.cli import cli
-from wordlm.cli.common import echo_json, handle_errors, load_model, log
+from wordlm.cli.common import check_inputs, echo_json, handle_errors, load_model, log
 
 BASES = {"e": 1.0, "2": math.log(2), "10": math.log(10)}
 BASE_NAMES = {"e": "ln", "2": "log2", "10": "log10"}
@@ -109,9 +109,12 @@ def score(model, text, as_json, per_token, no_bos, no_eos, oov, base, batch_size
     summary goes to stderr.
     """
     _check_base(as_json, base)
-    from wordlm.saving import write_atomic
+    from wordlm.saving import check_output_path, write_atomic
     from wordlm.scoring import Options
 
+    check_inputs([text])  # before TensorFlow starts: a missing file or folder fails at once
+    if summary_path:
+        check_output_path(summary_path, "summary")
     lm = load_model(model)
     options = Options(bos=not no_bos, eos=not no_eos, oov=oov)
     char = lm.tokenizer.mode == "char"
@@ -168,6 +171,7 @@ def perplexity(model, texts, as_json, merge, no_bos, no_eos, oov, base, batch_si
 
         summary = merge_summaries(texts)
     else:
+        check_inputs(texts)
         lm = load_model(model)
         summary = _score_files(lm, list(texts), Options(bos=not no_bos, eos=not no_eos, oov=oov), batch_size, shard,
                                context_tokens=context_tokens)
