@@ -28,8 +28,14 @@ from wordlm.errors import InputError
 from wordlm.vocab import BOS_ID
 
 
-def check_context(lm, bos: bool = True) -> None:
-    """Raise InputError unless `lm` can read lines in context (`--context-tokens`)."""
+MAX_CONTEXT_TOKENS = 4096  # each line re-reads its context: cost per line grows with the budget
+
+
+def check_context(lm, bos: bool = True, context_tokens: int = 0) -> None:
+    """Raise InputError unless `lm` can read lines in context (`--context-tokens`) within the cap."""
+    if context_tokens > MAX_CONTEXT_TOKENS:
+        raise InputError(f"--context-tokens must be at most {MAX_CONTEXT_TOKENS:,} (each line re-reads its "
+                         f"context), got {context_tokens:,}")
     if not lm.framing.recurrent or not lm.boundaries:
         raise InputError("--context-tokens needs a recurrent model with boundaries (sequence or char framing)")
     if lm.reverse:

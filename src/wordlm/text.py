@@ -117,9 +117,23 @@ def read_lines(path) -> Iterator[tuple[int, str]]:
             stream.close()
 
 
+MAX_LINE_BYTES = 16 << 20  # a longer line is refused: one line is held in memory (a sentence, not a file)
+
+
 def _iter_raw(stream, name) -> Iterator[bytes]:
+    """The raw lines of a stream, each read with a bound (a 1 GB line inside a small .gz is refused
+    after 16 MiB, not after 1 GB of memory)."""
+    number = 0
     try:
-        yield from stream
+        while True:
+            raw = stream.readline(MAX_LINE_BYTES + 1)
+            if not raw:
+                return
+            number += 1
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                raise InputError(f"{name}:{number}: line longer than {MAX_LINE_BYTES >> 20} MiB: "
+                                 "expected one sentence per line")
+            yield raw
     except (OSError, EOFError) as e:  # e.g. a corrupt .gz
         raise InputError(f"{name}: cannot read ({e})") from None
 

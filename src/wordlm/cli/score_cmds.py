@@ -42,11 +42,11 @@ def _scoring_options(fn):
                      help="unk: score OOV words as <unk>; skip: they add nothing and are not counted (SRILM)."),
         click.option("--base", type=click.Choice(list(BASES)), default="e", show_default=True,
                      help="Base of the printed log-probabilities (text output only; JSON is natural log)."),
-        click.option("--batch-size", type=click.IntRange(min=1), default=1024, show_default=True,
+        click.option("--batch-size", type=click.IntRange(min=1, max=100_000), default=1024, show_default=True,
                      help="Lines read and scored at a time."),
         click.option("--shard", callback=_shard, metavar="K/N",
                      help="Score only lines K, K+N, K+2N, ... (0-based K): one of N shards."),
-        click.option("--context-tokens", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+        click.option("--context-tokens", type=click.IntRange(min=0, max=4096), default=0, show_default=True, metavar="N",
                      help="Running text: read each line after the whole lines before it in its file that fit, "
                           "with it, in N tokens (a model trained with --context-tokens). 0: lines are independent."),
     ]):

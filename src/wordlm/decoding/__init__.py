@@ -32,7 +32,7 @@ from typing import Sequence
 
 from wordlm.decoding.beam import beam_search
 from wordlm.decoding.hypothesis import Hypothesis, UnknownWordWarning, prepare_prompts
-from wordlm.decoding.options import LENGTH_NORMS, STRATEGIES, DecodeOptions, length_normalised
+from wordlm.decoding.options import LENGTH_NORMS, MAX_ROWS, STRATEGIES, DecodeOptions, length_normalised
 from wordlm.decoding.search import decode_rows
 
 __all__ = [
@@ -62,6 +62,6 @@ def generate_batch(lm, prompts: Sequence[str], options: DecodeOptions | None = N
     warnings and errors (e.g. `prompts.txt:3`)."""
     options = _options(options, overrides)
     ready = prepare_prompts(lm, list(prompts), options.max_words, names)
-    if options.strategy == "beam":
-        return beam_search(lm, ready, options)
-    return decode_rows(lm, ready, options)
+    search = beam_search if options.strategy == "beam" else decode_rows
+    step = max(1, MAX_ROWS // max(options.num, options.beam_size if options.strategy == "beam" else 1))
+    return [hyps for lo in range(0, len(ready), step) for hyps in search(lm, ready[lo : lo + step], options)]

@@ -12,11 +12,17 @@ generated, `</s>` counted when it was generated (the prompt never counts). `max_
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import asdict, dataclass, fields
 
 from wordlm.errors import InputError
 
 STRATEGIES = ("greedy", "sample", "beam")
+MAX_WORDS = 10_000  # tokens one hypothesis may grow by (a character model needs more than a word model)
+MAX_NUM = 10_000  # results per prompt (sampling estimates a distribution from thousands)
+MAX_BEAM = 1_000  # beam width: rows × vocabulary floats per step
+MAX_ROWS = 4_096  # rows (prompts × max(num, beam)) decoded in one batch
 LENGTH_NORMS = ("none", "avg", "gnmt")
 
 
@@ -68,8 +74,15 @@ class DecodeOptions:
         object.__setattr__(self, "forbid", tuple(self.forbid))
 
     def validate(self) -> "DecodeOptions":
-        """Raise `InputError` naming the option (as the CLI spells it) when a value is out of range."""
+        """Raise `InputError` naming the option (as the CLI spells it) when a value is out of range
+        (caps: `MAX_WORDS`, `MAX_NUM`, `MAX_BEAM`, so that time and memory stay bounded)."""
         checks = [
+            (self.max_words <= MAX_WORDS, f"--max-words must be at most {MAX_WORDS:,}, got {self.max_words:,}"),
+            (self.num <= MAX_NUM, f"--num must be at most {MAX_NUM:,}, got {self.num:,}"),
+            (self.beam_size <= MAX_BEAM, f"--beam-size must be at most {MAX_BEAM:,}, got {self.beam_size:,}"),
+            (self.seed is None or 0 <= self.seed < 2**32, f"--seed must be in [0, 2^32), got {self.seed}"),
+            (math.isfinite(self.temperature) and math.isfinite(self.length_penalty),
+             "--temperature and --length-penalty must be finite"),
             (self.strategy in STRATEGIES, f"--strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}"),
             (self.max_words >= 0, f"--max-words must be at least 0, got {self.max_words}"),
             (self.min_words >= 0, f"--min-words must be at least 0, got {self.min_words}"),

@@ -138,7 +138,7 @@ def score_stream(lm, numbered: Iterable[tuple[int, str]], options: Options = Opt
     contexts: list[list[int]] = []
     running = None
     if context_tokens:
-        check_context(lm, options.bos)
+        check_context(lm, options.bos, context_tokens)
         running = RunningContext(context_tokens)
 
     def flush():
@@ -171,7 +171,7 @@ def score_files(lm, paths: Sequence[str], options: Options = Options(), batch_si
     if context_tokens:
         if shard is not None:
             raise InputError("context_tokens reads each line after the lines before it: not with a shard")
-        check_context(lm, options.bos)
+        check_context(lm, options.bos, context_tokens)
         for path in paths:
             yield from (s for _, s in score_stream(lm, read_lines(path), options, batch_size, context_tokens))
         return
