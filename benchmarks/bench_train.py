@@ -79,7 +79,7 @@ def matmul_gflops(n=2048, reps=5) -> float:
 def ptb_setup(tmp: Path, lines: int):
     """A PTB training subset encoded on disk, and the vocabulary of the whole training text."""
     from wordlm.framings import make_framing
-    from wordlm.streaming import encode_corpus, token_lines
+    from wordlm.training.corpus import encode_corpus, token_lines
     from wordlm.text import Tokenizer
     from wordlm.vocab import Vocabulary
 
@@ -121,9 +121,9 @@ class StepTimer:
 def make_trainer(vocab, framing, corpus, size, batch, jit, strategy=None):
     import keras
 
-    from wordlm import distribute
+    from wordlm.training import distribute
     from wordlm.model import build_model
-    from wordlm.streaming import make_dataset, make_plan
+    from wordlm.training.batches import make_dataset, make_plan
 
     plan = make_plan(corpus, framing, batch, max(batch, (1 << 26) // len(vocab)), distribute.replicas(strategy))
     with distribute.scope(strategy):

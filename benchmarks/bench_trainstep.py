@@ -1,4 +1,4 @@
-"""Training-step speed: Keras's own step vs wordlm's fast recurrent step (trainstep.py), full and sampled softmax.
+"""Training-step speed: Keras's own step vs wordlm's fast recurrent step (training/fast_step.py), full and sampled softmax.
 
 One PTB-sized network (vocabulary 10,002, embedding 256 → 1×LSTM 256, dropout 0.3, Adam with clip
 norm 5) and random post-padded batches of several shapes (rows × length: per-sentence batches are
@@ -33,7 +33,7 @@ def main():
     import keras
     import numpy as np
 
-    from wordlm import trainstep
+    from wordlm.training import fast_step as trainstep
     from wordlm.model import ModelSize, build_model
 
     vocab, size = 10002, ModelSize(256, 256, 1, 0.3)

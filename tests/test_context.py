@@ -11,17 +11,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import RHYME_LINES, tiny_model
+from test_streaming import one_pass, write_corpus
 
 from wordlm import saving, scoring
 from wordlm.cli import cli
 from wordlm.framings import make_framing
 from wordlm.running_text import in_context, pack_lines
-from wordlm.streaming import RecurrentPlan, encode_corpus, make_plan, token_lines
 from wordlm.text import Tokenizer
+from wordlm.training.batches import RecurrentPlan, make_plan
+from wordlm.training.corpus import encode_corpus, token_lines
 from wordlm.vocab import BOS_ID, EOS_ID, Vocabulary
-
-from conftest import RHYME_LINES, tiny_model
-from test_streaming import one_pass, write_corpus
 
 TEXT = RHYME_LINES + ["", "jack fell down the hill", "and jill came after", "up the hill went jack and jill"]
 LINES = [t for t in TEXT if t]  # what training reads (it skips blank lines; the scorer scores them as `</s>`)
@@ -163,8 +163,8 @@ def test_cli_trains_and_scores_running_text(tmp_path):
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["train", "{corpus}", "-o", "{out}", "--framing", "word", "--context-tokens", "8"], 1, "recurrent framing"),
-    (["train", "{corpus}", "-o", "{out}", "--reverse", "--context-tokens", "8"], 1, "not with --reverse"),
+    (["train", "{corpus}", "-o", "{out}", "--framing", "word", "--context-tokens", "8"], 2, "recurrent framing"),
+    (["train", "{corpus}", "-o", "{out}", "--reverse", "--context-tokens", "8"], 2, "not with --reverse"),
     (["perplexity", "{model}", "{corpus}", "--context-tokens", "8", "--shard", "0/2"], 2, "not with --shard"),
     (["perplexity", "{model}", "{corpus}", "--context-tokens", "8", "--no-bos"], 1, "--no-bos"),
     (["score", "{word}", "{corpus}", "--context-tokens", "8"], 1, "recurrent model"),
@@ -184,8 +184,8 @@ def test_what_context_cannot_do_is_a_one_line_error(tmp_path, args, code, messag
 def test_sampled_softmax_refuses_what_it_cannot_train(tmp_path):
     corpus = tmp_path / "c.txt"
     corpus.write_text("\n".join(LINES) + "\n", encoding="utf-8")
-    for extra, message in ((["--framing", "word"], "--sampled-softmax needs"),
-                           (["--sampled-softmax", "500"], "must be below the vocabulary size")):
+    for extra, code, message in ((["--framing", "word"], 2, "--sampled-softmax needs"),  # usage: before any work
+                                 (["--sampled-softmax", "500"], 1, "must be below the vocabulary size")):
         args = ["train", str(corpus), "-o", str(tmp_path / "m"), "--epochs", "1", "--sampled-softmax", "4", *extra]
         result = CliRunner().invoke(cli, args)
-        assert result.exit_code == 1 and message in result.stderr, result.output
+        assert result.exit_code == code and message in result.stderr, result.output

@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from wordlm.cli import cli
-from wordlm.distribute import check_tf_config
+from wordlm.training.distribute import check_tf_config
 from wordlm.errors import InputError
 
 TOLERANCE = 0.005

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from wordlm.cli import cli
-from wordlm.embeddings import initialise, read_vectors
+from wordlm.training.embeddings import initialise, read_vectors
 from wordlm.errors import InputError
 from wordlm.model import ModelSize, build_model
 from wordlm.vocab import Vocabulary

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from wordlm.checkpoint import load_for_resume
+from wordlm.training.checkpoint import load_for_resume
 from wordlm.cli import cli
 from wordlm.model import ModelSize
 from wordlm.saving import load
@@ -119,7 +119,7 @@ def test_an_interrupted_run_leaves_a_model_that_loads(tmp_path, signum, after):
 
 
 def test_first_signal_asks_to_stop_and_a_second_interrupts_at_once():
-    from wordlm.checkpoint import stop_on_interrupt
+    from wordlm.training.checkpoint import stop_on_interrupt
 
     asked = []
     before = signal.getsignal(signal.SIGTERM)

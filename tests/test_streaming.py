@@ -10,8 +10,9 @@ import pytest
 
 from wordlm.errors import InputError
 from wordlm.framings import LineFraming, make_framing
-from wordlm.streaming import FixedPlan, RecurrentPlan, encode_corpus, make_plan, token_lines
 from wordlm.text import Tokenizer
+from wordlm.training.batches import FixedPlan, RecurrentPlan, make_plan
+from wordlm.training.corpus import encode_corpus, token_lines
 from wordlm.vocab import PAD_ID, Vocabulary
 
 WORDS = "jack jill went up the hill to fetch a pail of water fell down and broke his crown came tumbling after".split()
@@ -167,7 +168,7 @@ def test_empty_corpus_and_too_short_lines_are_clear_errors(tmp_path):
 
 
 def test_dataset_repeats_with_a_new_order_each_pass(tmp_path):
-    from wordlm.streaming import make_dataset
+    from wordlm.training.batches import make_dataset
 
     framing = make_framing("sequence")
     corpus, _, _ = encoded(write_corpus(tmp_path / "c.txt", lines=12), framing, tmp_path)

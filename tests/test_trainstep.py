@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wordlm import trainstep
 from wordlm.model import ModelSize, build_model
+from wordlm.training import fast_step
 
 
 def batch(rng, vocab, rows=5, steps=9):
@@ -31,7 +31,7 @@ def test_loss_and_gradients_equal_keras(layers, embedding_dim, units):
     model = build_model(vocab, None, True, size)
     x, y = batch(np.random.default_rng(0), vocab)
     keras_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
-    fast_loss = trainstep.training_loss(model, size)
+    fast_loss = fast_step.training_loss(model, size)
     with tf.GradientTape(persistent=True) as tape:
         want = keras_loss(y, model(x, training=False))
         got = fast_loss(x, y, training=False)
@@ -52,10 +52,10 @@ def test_fit_with_the_fast_step_matches_keras_fit_without_dropout():
         model.compile(optimizer=keras.optimizers.Adam(0.01),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0))
         if fast:
-            trainstep.install(model, size)
+            fast_step.install(model, size)
         history = model.fit(x, y, batch_size=len(x), epochs=3, verbose=0, shuffle=False)
         assert history.history["loss"][-1] < history.history["loss"][0]
-        trainstep.uninstall(model)
+        fast_step.uninstall(model)
         assert "train_step" not in vars(model)
         weights.append(model.get_weights())
     for a, b in zip(*weights):
@@ -64,8 +64,9 @@ def test_fit_with_the_fast_step_matches_keras_fit_without_dropout():
 
 def test_sampled_softmax_trains_then_switches_to_the_full_softmax():
     from conftest import RHYME_LINES
-    from wordlm.training import FULL_SOFTMAX_TAIL, TrainConfig, perplexity, train
+
     from wordlm.demo import rhyme_path
+    from wordlm.training import FULL_SOFTMAX_TAIL, TrainConfig, perplexity, train
 
     config = TrainConfig(epochs=40, size=ModelSize(8, 16, 1, 0.0), batch_size=2, seed=0, learning_rate=0.01,
                          sampled_softmax=8)
@@ -86,8 +87,8 @@ def test_sampled_softmax_without_sampling_is_the_full_loss():
     size = ModelSize(6, 8, 1, 0.0)
     model = build_model(31, None, True, size)
     x, y = batch(np.random.default_rng(2), 31)
-    full = trainstep.training_loss(model, size)(x, y, training=False)
-    both = trainstep.training_loss(model, size, sampled=5)
+    full = fast_step.training_loss(model, size)(x, y, training=False)
+    both = fast_step.training_loss(model, size, sampled=5)
     assert float(both(x, y, training=False, use_sampled=tf.constant(False))) == pytest.approx(float(full), rel=1e-6)
     sampled = float(both(x, y, training=False, use_sampled=tf.constant(True)))
     assert np.isfinite(sampled) and sampled != pytest.approx(float(full), rel=1e-6)
@@ -103,9 +104,9 @@ def test_tied_loss_is_the_untied_loss_with_the_kernel_set_to_the_embedding():
     x, y = batch(np.random.default_rng(3), vocab)
     embedding, kernel = model.get_layer("embedding").embeddings, model.get_layer("logits").kernel
     assert not np.allclose(kernel.numpy(), embedding.numpy().T)
-    tied = trainstep.training_loss(model, size, tied=True)
+    tied = fast_step.training_loss(model, size, tied=True)
     before = float(tied(x, y, training=False))
-    trainstep.tie_output(model)
+    fast_step.tie_output(model)
     np.testing.assert_array_equal(kernel.numpy(), embedding.numpy().T)
     keras_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
     assert before == pytest.approx(float(keras_loss(y, model(x, training=False))), rel=1e-5)
@@ -122,6 +123,7 @@ def test_tied_loss_is_the_untied_loss_with_the_kernel_set_to_the_embedding():
 
 def test_tied_training_keeps_the_output_layer_equal_to_the_embedding(tmp_path):
     from conftest import RHYME_LINES
+
     from wordlm.demo import rhyme_path
     from wordlm.saving import load
     from wordlm.training import TrainConfig, perplexity, train
@@ -182,6 +184,7 @@ def test_ema_model_is_the_moving_average_of_the_trained_weights(framing, tied):
 
 def test_ema_saves_the_weights_it_validated(tmp_path):
     from conftest import RHYME_LINES
+
     from wordlm.demo import rhyme_path
     from wordlm.saving import load
     from wordlm.training import TrainConfig, perplexity, train

@@ -206,6 +206,14 @@ class LanguageModelAPI:
         return States(tuple(tuple(h) for h in histories), logprobs, state)
 
     # -- files -----------------------------------------------------------------------------------
+    def describe(self) -> dict:
+        """What `wordlm info --json` says of this model: framing, tokenizer, vocabulary, sizes,
+        parameters, training corpus and validation perplexity (a JSON-ready dict)."""
+        from wordlm.describe import describe
+        from wordlm.saving import model_config
+
+        return describe(model_config(self))
+
     def save(self, path):
         """Save as one model directory (atomically); `wordlm.load(path)` gives identical scores."""
         from wordlm.saving import save

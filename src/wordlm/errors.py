@@ -17,6 +17,10 @@ class ModelError(WordlmError):
     """A model directory that is missing, corrupt, unsafe or of an unknown format."""
 
 
+class TrainingDiverged(WordlmError):
+    """Training stopped because the loss or the weights stopped being finite (never saved)."""
+
+
 def where(path, line=None) -> str:
     """Format a location as `path:line` (or just `path`) for error messages."""
     path = "<stdin>" if path in (None, "-") else str(path)

@@ -159,10 +159,13 @@ class LineFraming(Framing):
 
     def fit_length(self, lines: Iterable[Sequence[int]]) -> None:
         """Set the input length from the training lines (the tutorial's `max_length`)."""
-        longest = max((len(s) for s in self.streams(lines)), default=0)
-        if longest < 2:
+        self.set_max_length(max((len(s) for s in self.streams(lines)), default=0))
+
+    def set_max_length(self, longest_stream: int) -> None:
+        """Set the input length from the longest training stream (tokens, markers included)."""
+        if longest_stream < 2:
             raise InputError("the line framing needs at least one line of two or more tokens")
-        self.max_length = longest
+        self.max_length = int(longest_stream)
 
     @property
     def input_length(self) -> int:

@@ -15,7 +15,7 @@ more, never a token over N (`tests/test_context.py` checks this on a corpus). Sc
 allowance because that is the better estimate and the convention of the published running-text
 figures; training cannot give every line its full context without reading each line N/len times.
 
-Not here: reading files (`text.py`), batching (`streaming.py`), the forward pass (`inference/`).
+Not here: reading files (`text.py`), batching (`training/batches.py`), the forward pass (`inference/`).
 """
 
 from __future__ import annotations

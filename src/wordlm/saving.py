@@ -96,10 +96,21 @@ def save(lm: LanguageModel, directory) -> Path:
         tmp_weights.unlink(missing_ok=True)
         raise
     os.replace(tmp_weights, directory / weights)
-    config = {
+    config = model_config(lm, weights)
+    write_atomic(directory / CONFIG_FILE, json.dumps(config, ensure_ascii=False, indent=1).encode("utf-8"))
+    # Committed. Remove the previous weights and anything an interrupted earlier save left behind.
+    for stale in [*directory.glob("model-*.keras"), *directory.glob(".tmp-model-*.keras")]:
+        if stale.name != weights:
+            stale.unlink(missing_ok=True)
+    return directory
+
+
+def model_config(lm: LanguageModel, weights_file: str | None = None) -> dict:
+    """The contents of `wordlm.json` for `lm` (`weights_file`: the saved network's file name)."""
+    return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "weights_file": weights,
+        "weights_file": weights_file,
         "tokenizer": lm.tokenizer.to_config(),
         "framing": lm.framing.to_config(),
         "size": lm.size.to_config(),
@@ -107,12 +118,6 @@ def save(lm: LanguageModel, directory) -> Path:
         "info": lm.info,
         "vocab": lm.vocab.to_config(),
     }
-    write_atomic(directory / CONFIG_FILE, json.dumps(config, ensure_ascii=False, indent=1).encode("utf-8"))
-    # Committed. Remove the previous weights and anything an interrupted earlier save left behind.
-    for stale in [*directory.glob("model-*.keras"), *directory.glob(".tmp-model-*.keras")]:
-        if stale.name != weights:
-            stale.unlink(missing_ok=True)
-    return directory
 
 
 def read_config(directory) -> dict:

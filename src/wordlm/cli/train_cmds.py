@@ -5,22 +5,7 @@ from __future__ import annotations
 import click
 
 from wordlm.cli import cli
-from wordlm.cli.common import echo_json, handle_errors, import_tensorflow, log
-
-
-# Options that decide the network and vocabulary: with --resume the saved model's own values apply.
-ARCHITECTURE = {
-    "framing": lambda c: c["framing"]["name"],
-    "context": lambda c: c["framing"].get("context", 2),
-    "tokenizer": lambda c: c["tokenizer"]["mode"],
-    "lower": lambda c: c["tokenizer"]["lower"],
-    "no_boundaries": lambda c: not c["framing"]["boundaries"],
-    "embedding_dim": lambda c: c["size"]["embedding_dim"],
-    "units": lambda c: c["size"]["units"],
-    "layers": lambda c: c["size"]["layers"],
-    "dropout": lambda c: c["size"]["dropout"],
-    "reverse": lambda c: bool((c.get("info") or {}).get("reverse", False)),
-}
+from wordlm.cli.common import check_inputs, echo_json, handle_errors, import_tensorflow, log
 
 
 @cli.command()
@@ -72,6 +57,7 @@ ARCHITECTURE = {
                    "0: the weights as trained.")
 @click.option("--resume", is_flag=True,
               help="Continue training the model in -o (its vocabulary, framing and network; new words become <unk>).")
+@click.option("--overwrite", is_flag=True, help="Replace a trained model already in -o (without it, that is an error).")
 @click.option("--distribute", type=click.Choice(["mirrored", "multi-worker"]), default=None,
               help="tf.distribute: mirrored over local devices, or multi-worker configured by TF_CONFIG.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -80,8 +66,7 @@ ARCHITECTURE = {
 def train(texts, output, framing, context, tokenizer, lower, no_boundaries, min_count, max_vocab, embedding_dim,
           units, layers, dropout, epochs, batch_size, learning_rate, lr_schedule, lr_decay, clipnorm, valid, patience,
           time_limit, max_batch_tokens, jit, embeddings, freeze_embeddings, reverse, context_tokens, sampled_softmax,
-          tie_embeddings, ema, resume,
-          distribute, seed, quiet):
+          tie_embeddings, ema, resume, overwrite, distribute, seed, quiet):
     """Train a model on TEXT files (plain, .gz, or - for stdin) and save it to a directory.
 
     Ctrl-C or SIGTERM stop training and leave the best model so far in the directory; --resume
@@ -89,20 +74,11 @@ def train(texts, output, framing, context, tokenizer, lower, no_boundaries, min_
     """
     import sys
 
-    from wordlm.checkpoint import has_model
     from wordlm.errors import InputError
-
-    if freeze_embeddings and not embeddings:
-        raise click.UsageError("--freeze-embeddings needs --embeddings VECTORS")
-    if resume and has_model(output):
-        _check_resume_options(output, locals())
-    import_tensorflow()
     from wordlm.model import ModelSize
-    from wordlm.training import TrainConfig
-    from wordlm.training import train as run_training
+    from wordlm.training.checkpoint import check_destination, has_model
+    from wordlm.training.config import TrainConfig, check_resume
 
-    if resume and has_model(output) and embeddings:
-        raise InputError("--embeddings initialises a new model; a resumed model keeps its trained embeddings")
     config = TrainConfig(
         framing=framing, context=context, tokenizer=tokenizer, lower=lower, boundaries=not no_boundaries,
         min_count=min_count, max_vocab=max_vocab, size=ModelSize(embedding_dim, units, layers, dropout),
@@ -112,8 +88,25 @@ def train(texts, output, framing, context, tokenizer, lower, no_boundaries, min_
         freeze_embeddings=freeze_embeddings, distribute=distribute, context_tokens=context_tokens,
         sampled_softmax=sampled_softmax, tie_embeddings=tie_embeddings, ema=ema,
     )
+    try:
+        config.validate()
+    except InputError as e:  # a bad option value or combination: a usage error (exit 2)
+        raise click.UsageError(str(e)) from None
+    check_inputs([*texts, *valid, *([embeddings] if embeddings else [])])
+    check_destination(output, resume=resume, overwrite=overwrite)
+    if resume and has_model(output):
+        from wordlm.saving import read_config
+
+        ctx = click.get_current_context()
+        given = {name: value for name, value in locals().items()
+                 if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
+        check_resume(output, read_config(output), given)
+    import_tensorflow()
+    from wordlm.training.loop import train as run_training
+
     verbose = 0 if quiet else (1 if sys.stderr.isatty() else 2)
-    lm = run_training(list(texts), config, valid=list(valid) or None, verbose=verbose, output=output, resume=resume)
+    lm = run_training(list(texts), config, valid=list(valid) or None, verbose=verbose, output=output, resume=resume,
+                      overwrite=overwrite)
     click.echo(f"vocabulary size: {lm.vocab.num_words}")
     click.echo(f"training examples: {lm.info['examples']}")
     if lm.framing.recurrent:
@@ -126,85 +119,21 @@ def train(texts, output, framing, context, tokenizer, lower, no_boundaries, min_
         log("not saved here: in multi-worker training the chief (worker 0) writes the model")
 
 
-def _check_resume_options(output, values) -> None:
-    """With --resume, an architecture option given on the command line must match the saved model."""
-    from wordlm.errors import InputError
-    from wordlm.saving import read_config
-
-    config = read_config(output)
-    ctx = click.get_current_context()
-    for name, saved in ARCHITECTURE.items():
-        if ctx.get_parameter_source(name) != click.core.ParameterSource.COMMANDLINE:
-            continue
-        if values[name] != saved(config):
-            option = "--" + name.replace("_", "-")
-            raise InputError(f"{output}: {option} {values[name]} differs from the saved model's {saved(config)}; "
-                             f"--resume continues the saved network (drop {option}, or train into a new directory)")
-
-
 @cli.command()
 @click.argument("model", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 @handle_errors
 def info(model, as_json):
     """Describe a saved model: framing, vocabulary, sizes, training corpus, validation perplexity."""
-    from wordlm.model import ModelSize, count_parameters
+    from wordlm.describe import describe, describe_lines
     from wordlm.saving import read_config
 
-    config = read_config(model)
-    size = ModelSize.from_config(config["size"])
-    vocab_size = len(config["vocab"]["words"]) + 4
-    train_info = config.get("info") or {}
-    summary = {
-        "framing": config["framing"],
-        "tokenizer": config["tokenizer"],
-        "reverse": bool(train_info.get("reverse", False)),
-        "context_tokens": int((train_info.get("train_config") or {}).get("context_tokens") or 0),
-        # The last run's choice: the output layer was trained as the embedding's transpose.
-        "tied_embeddings": bool(((train_info.get("runs") or [{}])[-1]).get(
-            "tie_embeddings", (train_info.get("train_config") or {}).get("tie_embeddings", False))),
-        "vocab_words": vocab_size - 4,
-        "vocab_size": vocab_size,
-        "size": size.to_config(),
-        "parameters": count_parameters(vocab_size, size),
-        "corpus": train_info.get("corpus"),
-        "examples": train_info.get("examples"),
-        "epochs_run": train_info.get("epochs_run"),
-        "epochs_total": train_info.get("epochs_total", train_info.get("epochs_run")),
-        "runs": len(train_info.get("runs") or []) or None,
-        "best_epoch": train_info.get("best_epoch"),
-        "valid_ppl": train_info.get("best_valid_ppl"),
-        "format_version": config["format_version"],
-    }
+    summary = describe(read_config(model))
     if as_json:
         echo_json(summary)
         return
-    fr = summary["framing"]
-    extra = f", context {fr['context']}" if fr["name"] == "window" else ""
-    extra += f", max length {fr['max_length']}" if fr["name"] == "line" else ""
-    click.echo(f"framing:      {fr['name']}{extra}, boundaries {'on' if fr['boundaries'] else 'off'}"
-               + (", reverse" if summary["reverse"] else "")
-               + (f", running text ({summary['context_tokens']} tokens)" if summary["context_tokens"] else ""))
-    tok = summary["tokenizer"]
-    click.echo(f"tokenizer:    {tok['mode']}{', lower-case' if tok['lower'] else ''}")
-    click.echo(f"vocabulary:   {summary['vocab_words']} words (+4 reserved: <pad> <unk> <s> </s>)")
-    click.echo(f"network:      embedding {size.embedding_dim}, {size.layers}x LSTM {size.units}, dropout {size.dropout}"
-               + (", output layer tied to the embedding" if summary["tied_embeddings"] else ""))
-    distinct = summary["parameters"] - size.units * vocab_size  # tied: the output kernel is a copy
-    click.echo(f"parameters:   {summary['parameters']:,}"
-               + (f" ({distinct:,} distinct: the output kernel is the embedding's transpose)"
-                  if summary["tied_embeddings"] else ""))
-    corpus = summary["corpus"]
-    if corpus:
-        click.echo(f"corpus:       {corpus['lines']:,} lines, {corpus['tokens']:,} tokens, OOV rate {corpus['oov_rate']:.2%} "
-                   f"({', '.join(corpus['files'])})")
-    runs = summary["runs"] or 1
-    if summary["examples"] is not None:
-        total = f"{summary['epochs_total']} epochs" + (f" in {runs} runs (last: {summary['epochs_run']})" if runs > 1 else "")
-        click.echo(f"training:     {summary['examples']:,} examples, {total}")
-    if summary["valid_ppl"] is not None:
-        click.echo(f"validation:   perplexity {summary['valid_ppl']:.2f} (epoch {summary['best_epoch']}"
-                   + (" of the last run)" if runs > 1 else ")"))
+    for line in describe_lines(summary):
+        click.echo(line)
 
 
 @cli.command()

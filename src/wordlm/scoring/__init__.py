@@ -47,7 +47,3 @@ __all__ = [
     "score_files", "score_sentences", "score_stream", "summarize",
 ]
 
-
-def stream_scores(lm, streams, max_logits=None, max_batch=None, skips=None):
-    """Deprecated spelling of `lm.stream_logprobs(streams, skips=…)`, kept until training moves to it."""
-    return lm.stream_logprobs(streams, skips=skips)

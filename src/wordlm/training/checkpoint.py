@@ -10,22 +10,26 @@
 - `stop_on_interrupt(request_stop)` makes Ctrl-C and SIGTERM ask training to stop after the
   current step (weights are never half-updated, no exception unwinds through Keras's loop); a
   second signal interrupts at once.
+- `check_destination(directory, resume, overwrite)`, before any work: a trained model there is
+  replaced only with `overwrite` (or continued with `resume`), and the directory (or the folder
+  it will be made in) must be writable.
 - `load_for_resume(directory)` loads a saved model (safe mode) together with its optimizer state:
   Keras's `.keras` file of a compiled model holds the optimizer's variables (Adam's moments and step
   count), so training continues where it stopped, not from a cold optimizer.
 
-Not here: the file format (`saving.py`), the training loop (`training.py`).
+Not here: the file format (`saving.py`), the training loop (`loop.py`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
 
-from wordlm.errors import ModelError
+from wordlm.errors import InputError, ModelError
 from wordlm.saving import CONFIG_FILE, load, read_config, save
 
 
@@ -87,6 +91,23 @@ def stop_on_interrupt(request_stop):
 
 def has_model(directory) -> bool:
     return directory is not None and (Path(directory) / CONFIG_FILE).is_file()
+
+
+def check_destination(directory, resume: bool = False, overwrite: bool = False) -> None:
+    """Raise InputError unless training may write its model to `directory` (checked before any work)."""
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise InputError(f"{directory}: exists and is not a directory (-o names the model directory)")
+    if has_model(directory) and not (resume or overwrite):
+        raise InputError(f"{directory}: already holds a trained model; --resume continues it, "
+                         f"--overwrite replaces it (or choose another -o)")
+    existing = directory
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{directory}: cannot create the model directory: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"{directory}: cannot write the model: {existing} is not writable")
 
 
 def load_for_resume(directory):

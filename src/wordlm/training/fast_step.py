@@ -1,4 +1,4 @@
-"""A faster training step for recurrent networks, used by `training.py` in place of Keras's own.
+"""A faster training step for recurrent networks, used by `loop.py` in place of Keras's own.
 
 Keras's LSTM multiplies every step's input by the input kernel inside the time loop and carries the
 padding mask through it. This step computes the same loss and gradients with:
@@ -22,7 +22,7 @@ logged loss (a mean over the epoch, weighted by rows) are Keras's. 1.07–1.34×
 PTB-sized batches on CPU (benchmarks/training.md).
 
 Used for single-device training of `sequence` and `char` models without `--jit`; distribution
-strategies and XLA keep Keras's step. Not here: the network (`model.py`), the loop (`training.py`).
+strategies and XLA keep Keras's step. Not here: the network (`model.py`), the loop (`loop.py`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from wordlm.model import ModelSize
 
 class SoftmaxSwitch:
     """Whether the step uses the sampled softmax (a variable the compiled step reads: switching
-    does not retrace). `training.py` switches to the full softmax for the end of training."""
+    does not retrace). `loop.py` switches to the full softmax for the end of training."""
 
     def __init__(self, sampled: int):
         import tensorflow as tf

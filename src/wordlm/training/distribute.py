@@ -15,7 +15,7 @@ Keras scales each replica's loss by 1 / replicas, so a step minimises the mean o
 each replica's per-token mean loss; with the rows split evenly this is the single-device loss up to
 how the padding falls, and results agree with single-device training to float rounding and that.
 
-Not here: the batches themselves (`streaming.py`), the training loop (`training.py`).
+Not here: the batches themselves (`batches.py`), the training loop (`loop.py`).
 """
 
 from __future__ import annotations

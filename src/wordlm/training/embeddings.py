@@ -10,7 +10,7 @@ word2vec's are not), the exact form winning.
 `initialise` overwrites exactly the rows of covered vocabulary words; every other row (uncovered
 words and the reserved `<pad>`, `<unk>`, `<s>`, `</s>`) keeps its random initial value.
 
-Not here: the network (`model.py`), freezing (`training.py` sets the layer's `trainable`).
+Not here: the network (`model.py`), freezing (`factory.py`/`loop.py` set the layer's `trainable`).
 """
 
 from __future__ import annotations
