@@ -36,6 +36,14 @@ class Options:
             raise InputError(f"unknown OOV mode {self.oov!r}: expected one of {', '.join(OOV_MODES)}")
 
 
+def perplexity_of(logprob: float, count: int) -> float | None:
+    """exp(-logprob / count) (natural log); `inf` where that overflows a float, None for no tokens."""
+    if count <= 0:
+        return None
+    exponent = -logprob / count
+    return math.exp(exponent) if exponent < 709.0 else math.inf
+
+
 @dataclass
 class SentenceScore:
     """One line's scores. `tokens` are in the model's reading order and end with `</s>` when the line
@@ -66,7 +74,7 @@ class SentenceScore:
     def ppl(self) -> float | None:
         """exp(-L / (tokens scored)); word-level `exp(-L / (W + ends))` for a character model."""
         n = self.scored if self.chars is None else self.words + self.ends
-        return math.exp(-self.logprob / n) if n else None
+        return perplexity_of(self.logprob, n)
 
     def to_json(self, per_token: bool = False) -> dict:
         out = {"text": self.text, "logprob": self.logprob, "words": self.words, "oovs": self.oovs, "ppl": self.ppl}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from wordlm.errors import InputError
-from wordlm.scoring.sentences import Options, SentenceScore
+from wordlm.scoring.sentences import Options, SentenceScore, perplexity_of
 
 FIXED_POINT = 2**20  # corpus log-probabilities are kept as integers in units of 2^-20 nats
 
@@ -55,7 +55,7 @@ class Summary:
         return self.fixed / FIXED_POINT
 
     def _exp(self, n: int) -> float | None:
-        return math.exp(-self.logprob / n) if n > 0 else None
+        return perplexity_of(self.logprob, n)
 
     @property
     def ppl(self) -> float | None:

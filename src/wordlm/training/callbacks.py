@@ -23,6 +23,10 @@ from wordlm.training import fast_step
 from wordlm.training.config import FULL_SOFTMAX_TAIL, TrainConfig
 from wordlm.training.validation import perplexity
 
+# A training loss (mean nats per predicted token) at or above this, or not finite, is divergence:
+# a uniform guess costs ln V (under 21 nats for any vocabulary up to 10^9 words).
+DIVERGED_LOSS = 1e4
+
 
 def log(verbose: int, message: str) -> None:
     """A progress line on stderr (nothing when `verbose` is 0)."""
@@ -85,8 +89,8 @@ class EpochLog(keras.callbacks.Callback):
             self.model.stop_training = True
             return
         loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            self._diverge(f"the training loss became {float(loss)} at step {self.steps}")
+        if loss is not None and not float(loss) < DIVERGED_LOSS:
+            self._diverge(f"the training loss became {float(loss):.4g} at step {self.steps}")
             return
         limit = self.config.time_limit
         if limit is not None and time.time() - self.fit_started >= limit and not self.timed_out:
@@ -100,7 +104,7 @@ class EpochLog(keras.callbacks.Callback):
             return
         logs = dict(logs or {})
         loss = float(logs.get("loss", float("nan")))
-        if not math.isfinite(loss) or not all(np.isfinite(w).all() for w in self.lm.keras_model.get_weights()):
+        if not loss < DIVERGED_LOSS or not all(np.isfinite(w).all() for w in self.lm.keras_model.get_weights()):
             self._diverge(f"the loss or the weights stopped being finite in epoch {epoch + 1} (loss {loss})")
             return
         self.epochs_run = epoch + 1

@@ -13,6 +13,7 @@ import math
 from typing import Sequence
 
 from wordlm.running_text import in_context
+from wordlm.scoring.sentences import perplexity_of
 
 
 def perplexity(lm, streams: Sequence[Sequence[int]], context_tokens: int = 0) -> float:
@@ -22,4 +23,6 @@ def perplexity(lm, streams: Sequence[Sequence[int]], context_tokens: int = 0) ->
         streams, skips = in_context(list(streams), context_tokens)
     scores = lm.stream_logprobs(list(streams), skips=skips)
     count = sum(len(s) for s in scores)
-    return math.exp(-math.fsum(float(s.sum()) for s in scores) / count) if count else float("nan")
+    if not count:
+        return float("nan")
+    return perplexity_of(math.fsum(float(s.sum()) for s in scores), count)
