@@ -8,6 +8,7 @@ directory laid out as a fresh clone's root, so the README cannot show a file it 
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("readme_tour", ROOT / "tools" / "readme_tour.py")
 tour = importlib.util.module_from_spec(spec)
+sys.modules["readme_tour"] = tour  # dataclasses look their module up
 spec.loader.exec_module(tour)
 
 
