@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -60,7 +62,7 @@ def test_read_only_destination_fails_before_training(rhyme_file, tmp_path):
         # a subprocess, so the time to the error includes no training (it must come before TensorFlow)
         result = subprocess.run([sys.executable, "-m", "wordlm", "train", rhyme_file, "-o", str(locked / "m"), *SMALL],
                                 capture_output=True, text=True, timeout=120)
-        assert result.returncode == 1 and "not writable" in result.stderr
+        assert result.returncode == 1 and "cannot write the model" in result.stderr
         assert "epoch" not in result.stderr.lower()
     finally:
         locked.chmod(0o755)
@@ -105,3 +107,14 @@ def test_trainconfig_alone_does_not_import_tensorflow():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["2", "False", "False"]
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_unwritable_destination_fails_in_under_a_second_before_tensorflow(rhyme_file):
+    """/proc refuses new directories even to root: the check creates one, it does not trust permission bits."""
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "wordlm", "train", rhyme_file, "-o", "/proc/wordlm-model", *SMALL],
+                            capture_output=True, text=True, timeout=120)
+    elapsed = time.perf_counter() - started
+    assert result.returncode == 1 and "cannot write the model" in result.stderr, result.stderr
+    assert "Epoch" not in result.stderr and elapsed < 5  # no TensorFlow start-up, no training

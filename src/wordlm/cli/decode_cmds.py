@@ -22,13 +22,14 @@ LENGTH_NORMS = ("none", "avg", "gnmt")
 DEFAULT_BEAM = 4
 
 
-@cli.command()
+@cli.command(epilog='Example: wordlm generate goose --prompt "the queen of hearts" --strategy beam --beam-size 8 --num 4')
 @click.argument("model", type=click.Path())
 @click.option("--prompt", "prompt_texts", multiple=True, metavar="TEXT",
               help="Beginning of the line to continue (repeatable; \"\" starts a line with boundaries).")
 @click.option("--prompts", "prompts_file", type=click.Path(allow_dash=True), default=None, metavar="FILE|-",
               help="Prompts, one per line (plain, .gz or - for stdin); after any --prompt.")
-@click.option("--strategy", type=click.Choice(STRATEGIES), default="greedy", show_default=True)
+@click.option("--strategy", type=click.Choice(STRATEGIES), default="greedy", show_default=True,
+              help="greedy: the most likely word each step; sample: draw (see --temperature, --top-k, --top-p); beam: beam search (--beam-size).")
 @click.option("--max-words", type=click.IntRange(min=1), default=20, show_default=True,
               help="Most words to generate (</s> not counted).")
 @click.option("--min-words", type=click.IntRange(min=0), default=0, show_default=True,

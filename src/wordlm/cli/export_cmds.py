@@ -8,7 +8,7 @@ from wordlm.cli import cli
 from wordlm.cli.common import handle_errors, import_tensorflow, load_model, log
 
 
-@cli.command()
+@cli.command(epilog="Example: wordlm export atis-model models/atis/1")
 @click.argument("model", type=click.Path())
 @click.argument("out_dir", type=click.Path())
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,

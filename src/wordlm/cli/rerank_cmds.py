@@ -48,7 +48,7 @@ def _output(path):
     return emit, finish
 
 
-@cli.command()
+@cli.command(epilog="Example: wordlm rerank rhyme nb.jsonl --weights tuned.json")
 @click.argument("model", type=click.Path())
 @click.argument("nbest", type=click.Path(allow_dash=True))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True, help=FORMAT_HELP)
@@ -102,7 +102,7 @@ def rerank(model, nbest, fmt, am, lm_weight, word_bonus, weights_file, output, a
     log(f"{report.utterances} utterances reranked in {seconds:.1f} s")
 
 
-@cli.command()
+@cli.command(epilog="Example: wordlm tune rhyme nb.jsonl -o tuned.json --lm-weights 0:2:0.5 --word-bonuses 0:1:0.5")
 @click.argument("model", type=click.Path())
 @click.argument("nbest", type=click.Path(allow_dash=True))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True, help=FORMAT_HELP)

@@ -92,7 +92,7 @@ def _score_files(lm, paths, options, batch_size, shard, emit=None, context_token
     return summary
 
 
-@cli.command()
+@cli.command(epilog="Example: wordlm score rhyme sentences.txt --per-token")
 @click.argument("model", type=click.Path())
 @click.argument("text", default="-", required=False)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
@@ -102,7 +102,7 @@ def _score_files(lm, paths, options, batch_size, shard, emit=None, context_token
               help="Also write the corpus summary as JSON to this file (for perplexity --merge).")
 @handle_errors
 def score(model, text, as_json, per_token, no_bos, no_eos, oov, base, batch_size, shard, context_tokens, summary_path):
-    """Score each line of TEXT (a path, .gz, or - for stdin): one output line per input line.
+    """Score each line of TEXT (a path, .gz, or - for stdin; stdin when TEXT is omitted): one output line per input line.
 
     Text output: logprob, words, OOVs, ppl, the line, tab-separated (with --per-token, then
     token=logprob pairs; `ctx` marks a context-only token, `skip` a skipped OOV). The corpus
@@ -149,7 +149,7 @@ def _token_value(lp, s, k, base):
     return "ctx" if k < s.context else "skip"
 
 
-@cli.command()
+@cli.command(epilog="Example: wordlm perplexity goose ../shared/data/toy/mother_goose.txt --json")
 @click.argument("model", type=click.Path())
 @click.argument("texts", nargs=-1, required=True, metavar="TEXT...")
 @click.option("--json", "as_json", is_flag=True, help="The summary as one JSON object.")
@@ -182,10 +182,11 @@ def perplexity(model, texts, as_json, merge, no_bos, no_eos, oov, base, batch_si
             click.echo(line)
 
 
-@cli.command("next")
+@cli.command("next", epilog='Example: wordlm next rhyme --prompt "jack and jill went" --top 4')
 @click.argument("model", type=click.Path())
 @click.option("--prompt", default="", show_default=True, help="The beginning of a line (for a --reverse model: its end).")
-@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many words to print, most likely first.")
 @click.option("--candidates", help="Comma-separated continuations to score instead (one or more words each).")
 @click.option("--prefix", metavar="LETTERS",
               help="Only words that start with LETTERS (complete the word being typed), ranked by the model.")
@@ -215,10 +216,11 @@ def next_cmd(model, prompt, top, candidates, prefix, as_json):
             click.echo(f"{word}\t{lp:.6g}\t{math.exp(lp):.6g}")
 
 
-@cli.command()
+@cli.command(epilog='Example: wordlm fill rhyme "and jill came ___ after" --top 3')
 @click.argument("model", type=click.Path())
 @click.argument("sentence")
-@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many words to print, most likely first.")
 @click.option("--backward-model", type=click.Path(), help="A model trained with --reverse: average both models' scores.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per word.")
 @handle_errors

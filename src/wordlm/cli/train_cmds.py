@@ -8,31 +8,39 @@ from wordlm.cli import cli
 from wordlm.cli.common import check_inputs, echo_json, handle_errors, import_tensorflow, log
 
 
-@cli.command()
+@cli.command(epilog="Example: wordlm train src/wordlm/data/rhyme.txt -o rhyme --epochs 200 --units 32")
 @click.argument("texts", nargs=-1, required=True, metavar="TEXT...")
 @click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False),
               help="Model directory to write (the best model so far is saved there after each epoch).")
-@click.option("--framing", type=click.Choice(["sequence", "line", "window", "word", "char"]), default="sequence", show_default=True)
+@click.option("--framing", type=click.Choice(["sequence", "line", "window", "word", "char"]), default="sequence", show_default=True,
+              help="What an example is: sequence (whole lines, one LSTM pass), line (growing prefixes), window (N words in), word (one word in), char.")
 @click.option("--context", type=click.IntRange(min=1), default=2, show_default=True, help="Words of context for --framing window.")
-@click.option("--tokenizer", type=click.Choice(["keras", "whitespace"]), default="keras", show_default=True)
+@click.option("--tokenizer", type=click.Choice(["keras", "whitespace"]), default="keras", show_default=True,
+              help="keras: Keras's old Tokenizer rules (punctuation dropped); whitespace: split on spaces only.")
 @click.option("--lower/--no-lower", default=True, show_default=True, help="Lower-case the text.")
 @click.option("--no-boundaries", is_flag=True, help="No <s>/</s> markers: the tutorial's data preparation.")
 @click.option("--min-count", type=click.IntRange(min=1), default=1, show_default=True, help="Rarer words become <unk>.")
 @click.option("--max-vocab", type=click.IntRange(min=1), default=None, help="Keep only the N most frequent words.")
-@click.option("--embedding-dim", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--units", type=click.IntRange(min=1), default=128, show_default=True)
-@click.option("--layers", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True)
-@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--embedding-dim", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Size of each word's embedding vector.")
+@click.option("--units", type=click.IntRange(min=1), default=128, show_default=True,
+              help="LSTM units per layer (the size of the hidden state).")
+@click.option("--layers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Stacked LSTM layers.")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
+              help="Dropout rate on the embedding and LSTM outputs during training, in [0, 1).")
+@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Passes over the training text.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
               help="Rows (lines, or examples) per global batch, split across replicas with --distribute.")
-@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=0.001, show_default=True)
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=0.001, show_default=True,
+              help="Adam's learning rate.")
 @click.option("--lr-schedule", type=click.Choice(["constant", "cosine"]), default="constant", show_default=True,
               help="cosine: decay to a tenth over the epochs (or --time-limit).")
 @click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=None,
               help="Multiply the learning rate by F after an epoch without a better validation perplexity.")
 @click.option("--clipnorm", type=click.FloatRange(min=0, min_open=True), default=None, help="Clip the global gradient norm.")
-@click.option("--valid", "valid", multiple=True, help="Validation text: perplexity each epoch.")
+@click.option("--valid", "valid", multiple=True, metavar="FILE", help="Held-out text (path, .gz or -): its exact perplexity after each epoch; repeatable.")
 @click.option("--patience", type=click.IntRange(min=1), default=None, help="Stop after N epochs without a better validation perplexity (keeps the best).")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
               help="Stop training after this long (the best model so far is kept).")
@@ -60,7 +68,8 @@ from wordlm.cli.common import check_inputs, echo_json, handle_errors, import_ten
 @click.option("--overwrite", is_flag=True, help="Replace a trained model already in -o (without it, that is an error).")
 @click.option("--distribute", type=click.Choice(["mirrored", "multi-worker"]), default=None,
               help="tf.distribute: mirrored over local devices, or multi-worker configured by TF_CONFIG.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed for initialisation and shuffling, in [0, 2^32): the same seed gives the same model on one machine.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @handle_errors
 def train(texts, output, framing, context, tokenizer, lower, no_boundaries, min_count, max_vocab, embedding_dim,
@@ -119,7 +128,7 @@ def train(texts, output, framing, context, tokenizer, lower, no_boundaries, min_
         log("not saved here: in multi-worker training the chief (worker 0) writes the model")
 
 
-@cli.command()
+@cli.command(epilog="Example: wordlm info goose --json")
 @click.argument("model", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 @handle_errors
@@ -136,9 +145,11 @@ def info(model, as_json):
         click.echo(line)
 
 
-@cli.command()
-@click.option("--epochs", type=click.IntRange(min=1), default=500, show_default=True)
-@click.option("--seed", type=int, default=4, show_default=True)
+@cli.command(epilog="Example: wordlm demo --epochs 100 --seed 4")
+@click.option("--epochs", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Training epochs for each framing (the tutorial's 500).")
+@click.option("--seed", type=int, default=4, show_default=True,
+              help="Seed for every model (the shown outputs come from seed 4).")
 @handle_errors
 def demo(epochs, seed):
     """Train the tutorial's framings on the bundled rhyme and show what each learned."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 import signal
 import sys
 import threading
@@ -106,8 +107,10 @@ def check_destination(directory, resume: bool = False, overwrite: bool = False) 
         existing = existing.parent
     if not existing.is_dir():
         raise InputError(f"{directory}: cannot create the model directory: {existing} is not a directory")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise InputError(f"{directory}: cannot write the model: {existing} is not writable")
+    try:  # really try (permissions alone say nothing for root, /proc or a read-only mount)
+        os.rmdir(tempfile.mkdtemp(prefix=".wordlm-check-", dir=existing))
+    except OSError as e:
+        raise InputError(f"{directory}: cannot write the model in {existing}: {e.strerror or e}") from None
 
 
 def load_for_resume(directory):
