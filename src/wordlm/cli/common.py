@@ -16,7 +16,8 @@ from wordlm.errors import WordlmError
 def handle_errors(fn):
     """The one place where errors become exit codes: library errors and operating-system errors on
     any file or stream are one line on stderr and exit code 1 (no traceback); a reader that closed
-    stdout (`| head -1`) ends the command quietly with exit code 0; Ctrl-C is 130."""
+    stdout (`| head -1`) ends the command quietly with exit code 0; Ctrl-C (and SIGTERM
+    during training) is 130."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -31,8 +32,8 @@ def handle_errors(fn):
             sys.exit(0)
         except OSError as e:
             raise click.ClickException(os_error_message(e)) from None
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM during training: what was kept, in one line
+            click.echo(str(e) or "interrupted", err=True)
             sys.exit(130)
 
     return wrapper

@@ -21,11 +21,12 @@ FORMAT_HELP = "N-best format: jsonl, hyporadise (JSON list), mlm (mlm-scoring di
 AM_HELP = "First-pass score: a field, or a weighted sum of fields, e.g. decoder=0.6,ctc=0.4  [default: score]"
 
 
-def _progress(what: str):
-    """A `score_nbest` progress callback on stderr (a terminal only), and the object to close."""
+def _progress(what: str, utterances):
+    """A `score_nbest` progress callback on stderr (totals and ETA), and the object to close."""
     from wordlm.progress import Progress
 
-    progress = Progress(f"{what}:", ("utterances", "hypotheses"), rate="hypotheses")
+    total = {"utterances": len(utterances), "hypotheses": sum(len(u.hyps) for u in utterances)}
+    progress = Progress(f"{what}:", ("utterances", "hypotheses"), rate="hypotheses", total=total)
     return lambda utterances, hyps: progress.set(utterances=utterances, hypotheses=hyps), progress
 
 
@@ -82,9 +83,10 @@ def rerank(model, nbest, fmt, am, lm_weight, word_bonus, weights_file, output, a
     log(f"reranking {nbest}: total = first_pass({rr.format_am(am_weights)}) + {alpha:g}*LM + {beta:g}*words")
     emit, finish = _output(output)
     report = rr.Report(alpha, beta)
-    progress, bar = _progress("reranking")
+    utterances = list(read_nbest(nbest, fmt, required=am_weights))
+    progress, bar = _progress("reranking", utterances)
     start = time.perf_counter()
-    for scored in rr.score_nbest(lm, read_nbest(nbest, fmt, required=am_weights), am_weights, progress=progress):
+    for scored in rr.score_nbest(lm, utterances, am_weights, progress=progress):
         report.add(scored)
         rec = rr.record(scored, alpha, beta, all_hyps)
         if as_json:
@@ -125,9 +127,10 @@ def tune(model, nbest, fmt, am, output, lm_weights, word_bonuses):
     alphas = rr.parse_range(lm_weights, "--lm-weights")
     betas = rr.parse_range(word_bonuses, "--word-bonuses")
     lm = load_model(model)
-    progress, bar = _progress("scoring")
+    utterances = list(read_nbest(nbest, fmt, required=am_weights))
+    progress, bar = _progress("scoring", utterances)
     start = time.perf_counter()
-    scored = list(rr.score_nbest(lm, read_nbest(nbest, fmt, required=am_weights), am_weights, progress=progress))
+    scored = list(rr.score_nbest(lm, utterances, am_weights, progress=progress))
     bar.close()
     scoring_s = time.perf_counter() - start
     result = rr.tune(scored, alphas, betas)

@@ -75,12 +75,17 @@ def _summary_lines(summary, base) -> list[str]:
 
 
 def _score_files(lm, paths, options, batch_size, shard, emit=None, context_tokens=0):
-    from wordlm.progress import Progress
+    from wordlm.progress import Progress, count_lines
     from wordlm.scoring import new_summary, score_files
 
     if context_tokens and shard is not None:
         raise click.UsageError("--context-tokens reads each line after the lines before it: not with --shard")
-    summary, progress = new_summary(lm, options), Progress("scored", ("lines", "words"), rate="words")
+    lines = count_lines(paths)  # None for stdin: no total, no ETA
+    if lines is not None and shard is not None:
+        k, n = shard
+        lines = max(0, (lines - k + n - 1) // n)
+    summary = new_summary(lm, options)
+    progress = Progress("scored", ("lines", "words"), rate="words", total={"lines": lines})
     try:
         for s in score_files(lm, paths, options, batch_size, shard, context_tokens):
             summary.add(s)

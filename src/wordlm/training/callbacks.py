@@ -53,6 +53,7 @@ class EpochLog(keras.callbacks.Callback):
         self.interrupted = False
         self.diverged: str | None = None  # why training stopped on a non-finite loss or weights
         self.full_softmax_step = None
+        self.pending: list[str] = []  # epoch-end lines, printed after Keras's own line for the epoch
 
     def request_stop(self) -> None:
         """From a signal handler: stop after the current step (`train` then saves and re-raises)."""
@@ -64,7 +65,21 @@ class EpochLog(keras.callbacks.Callback):
         self.fit_started = time.time()
 
     def on_epoch_begin(self, epoch, logs=None):
+        self._flush()
         self.epoch_started = time.time()
+
+    def on_train_end(self, logs=None):
+        self._flush()
+
+    def _later(self, message: str) -> None:
+        """Keras calls this callback's `on_epoch_end` before its progress bar ends the epoch's line:
+        lines written then would be glued onto the bar, so they wait for the next hook."""
+        self.pending.append(message)
+
+    def _flush(self) -> None:
+        for message in self.pending:
+            log(self.verbose, message)
+        self.pending.clear()
 
     def progress(self) -> float:
         """How far training is, 0 to 1: by steps over the epochs, or by time over the time limit."""
@@ -133,7 +148,7 @@ class EpochLog(keras.callbacks.Callback):
             ppl = perplexity(self.lm, self.valid_streams, self.config.context_tokens)
             self.valid_ppls.append(round(ppl, 4))
             logs["valid_ppl"] = ppl
-            log(self.verbose, f"epoch {epoch + 1}: validation perplexity {ppl:.2f}")
+            self._later(f"epoch {epoch + 1}: validation perplexity {ppl:.2f}")
             improved = ppl < self.best_ppl
             if improved:
                 self.best_ppl, self.best_epoch, self.stale = ppl, epoch + 1, 0
@@ -143,9 +158,9 @@ class EpochLog(keras.callbacks.Callback):
                 if self.config.lr_decay and self.config.lr_decay < 1:
                     self.base_lr *= self.config.lr_decay
                     self.model.optimizer.learning_rate = self.base_lr
-                    log(self.verbose, f"learning rate now {self.base_lr:.3g}")
+                    self._later(f"learning rate now {self.base_lr:.3g}")
                 if self.config.patience and self.stale >= self.config.patience:
-                    log(self.verbose, f"early stopping: no improvement for {self.config.patience} epochs")
+                    self._later(f"early stopping: no improvement for {self.config.patience} epochs")
                     self.model.stop_training = True
         else:
             self.best_epoch = epoch + 1

@@ -138,9 +138,7 @@ def train(
         except KeyboardInterrupt:
             epochs.finish(interrupted=True)
             message = checkpointer.interrupted(lm)
-            if message:
-                print(message, file=sys.stderr)
-            raise
+            raise KeyboardInterrupt(message or "") from None  # the CLI prints the message: one line
         finally:
             fast_step.uninstall(lm.keras_model)
         epochs.finish(interrupted=False)
