@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCUMENTS = ["README.md"]
+DOCUMENTS = ["README.md", "docs/scaling.md"]
 TOLERANCE = 1e-3  # relative, and absolute for numbers near 0
 NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:e[-+]?\d+)?")
 STDERR = re.compile(r"\s*\(stderr\)\s*$")
@@ -284,12 +284,13 @@ def main(argv=None) -> int:
     parser.add_argument("--slow", action="store_true", help="also run the blocks marked slow")
     parser.add_argument("--update", action="store_true", help="rewrite the shown outputs from this run")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory (its path is printed)")
+    parser.add_argument("--document", action="append", help="only these documents (default: all of DOCUMENTS)")
     args = parser.parse_args(argv)
     base = Path(tempfile.mkdtemp(prefix="wordlm-tour-"))
     try:
         scratch = scratch_directory(base)
         failed = 0
-        for name in DOCUMENTS:
+        for name in args.document or DOCUMENTS:
             document = ROOT / name
             results = run_blocks(parse(document), scratch, args.slow)
             failed += sum(bool(r.problems) for r in results)

@@ -8,7 +8,7 @@
     lm.next_words("jack and", top=3)          # [NextWord("jill", -0.2), …]
     states = lm.begin(2); lp, states = lm.advance(states, ["jack", "jill"])   # incremental, batched
 
-Conventions, everywhere (DESIGN.md "Scoring conventions"): natural log; a text is one sentence;
+Conventions, everywhere (README.md, "Conventions"): natural log; a text is one sentence;
 `<s>` is context only, never predicted nor counted; `</s>` is predicted and counted (`eos=True`);
 `bos=False` makes the first word context only; `oov="unk"` scores a word outside the vocabulary as
 `<unk>`, `oov="skip"` leaves it out (SRILM). Lists in, lists out, batched underneath: a method given

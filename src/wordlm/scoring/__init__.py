@@ -7,7 +7,7 @@ Job: turn the LanguageModel primitives (`lm.stream_logprobs`, `lm.next_logprobs`
 into the numbers people compare with KenLM and SRILM. Not its job: sharding and printing
 (`cli/score_cmds.py`), or running the network (`inference/`).
 
-Conventions (DESIGN.md "Scoring conventions"):
+Conventions (README.md, "Conventions"):
 - Natural log everywhere. A sentence is a line; its log-probability is `ln p(w1 … wn </s> | <s>)`:
   `<s>` is context only, never predicted nor counted; `</s>` is predicted and counted. Sums are
   float64 (the network's per-token numbers are float32).
