@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wordlm import saving
 from wordlm.errors import ModelError
 
 from conftest import tiny_model
@@ -114,9 +115,9 @@ def served(tmp_path_factory):
     for name, (make, top) in MODELS.items():
         lms[name] = make()
         dirs[name] = root / "served" / name / "1"
-        if name == "seq":  # through the CLI, replacing a folder with junk in it
+        if name == "seq":  # through the CLI, replacing a previous export
             saving.save(lms[name], root / "model")
-            dirs[name].mkdir(parents=True)
+            export(lms[name], dirs[name], top=3)
             (dirs[name] / "junk.txt").write_text("old")
             cli_result = CliRunner().invoke(cli, ["export", str(root / "model"), str(dirs[name]), "--top", str(top),
                                                   "--overwrite"])
@@ -140,7 +141,7 @@ def test_cli_export_writes_a_savedmodel_atomically(served):
     assert "next_words: prompt <string>[B] -> words <string>[B, 23]" in result.output  # top 30 clipped to 23 words
     assert "max |logprob difference|" in result.output
     assert (out / "saved_model.pb").is_file() and (out / "variables").is_dir()
-    assert not (out / "junk.txt").exists()  # --overwrite replaced the folder
+    assert not (out / "junk.txt").exists()  # --overwrite replaced the previous export
     assert json.loads((out / "assets.extra" / "wordlm.json").read_text())["framing"]["name"] == "sequence"
     assert [p.name for p in out.parent.iterdir()] == ["1"]  # no temporary or old folders left
 
@@ -290,8 +291,9 @@ def test_a_failed_export_leaves_the_old_folder_and_no_temporaries(tmp_path, monk
 
     monkeypatch.setattr(export_module.tf.saved_model, "save", dies_half_way)
     out = tmp_path / "1"
-    out.mkdir()
+    (out / "assets.extra").mkdir(parents=True)
     (out / "saved_model.pb").write_text("previous version")
+    (out / "assets.extra" / "wordlm.json").write_text('{"format": "wordlm-savedmodel"}')
     with pytest.raises(ModelError, match="disk full"):
         export_module.export(tiny_model("sequence"), out, overwrite=True)
     assert (out / "saved_model.pb").read_text() == "previous version"
@@ -320,3 +322,42 @@ def test_the_export_check_can_fail():
     assert check_export(lm, Fake(0.0), texts) < 1e-6
     with pytest.raises(ModelError, match="differ from the library"):
         check_export(lm, Fake(1e-3), texts)
+
+
+def test_overwrite_replaces_only_a_previous_export_never_the_model_or_other_folders(tmp_path):
+    """`export m m --overwrite` once replaced the model itself; a folder of a user's files went too."""
+    from wordlm.cli import cli
+
+    model = tmp_path / "m"
+    saving.save(tiny_model("sequence"), model)
+    before = sorted(p.name for p in model.iterdir())
+    for target in (model, model / "sub", tmp_path):
+        result = CliRunner().invoke(cli, ["export", str(model), str(target), "--overwrite"])
+        assert result.exit_code == 1 and "is the model being exported" in result.stderr, result.output
+    assert sorted(p.name for p in model.iterdir()) == before
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "cat.jpg").write_text("precious")
+    result = CliRunner().invoke(cli, ["export", str(model), str(photos), "--overwrite"])
+    assert result.exit_code == 1 and "is not a wordlm export" in result.stderr
+    assert (photos / "cat.jpg").read_text() == "precious"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert CliRunner().invoke(cli, ["export", str(model), str(empty)]).exit_code == 0  # an empty folder is fine
+    assert CliRunner().invoke(cli, ["export", str(model), str(empty), "--overwrite"]).exit_code == 0  # now an export
+
+
+def test_export_destination_errors_come_before_tensorflow(tmp_path):
+    """A destination under a file is refused in a fresh process without importing TensorFlow."""
+    import subprocess as sp
+
+    plain = tmp_path / "plain"
+    plain.write_text("x")
+    code = ("import sys; from wordlm.cli import main; sys.argv = ['wordlm', 'export', sys.argv[1], sys.argv[2]]\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'tensorflow' in sys.modules)")
+    model = tmp_path / "m"
+    model.mkdir()
+    (model / "wordlm.json").write_text("{}")
+    out = sp.run([sys.executable, "-c", code, str(model), str(plain / "1")], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["1", "False"], out.stderr
+    assert "is not a directory" in out.stderr

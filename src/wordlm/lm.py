@@ -51,6 +51,7 @@ class LanguageModel(LanguageModelAPI):
         self._compiled = None
         self.keras_model = keras_model
         self.info = dict(info or {})  # training statistics: corpus, epochs, validation ppl, ...
+        self.source = None  # the model directory it was loaded from or last saved to, if any
 
     # -- text ---------------------------------------------------------------------------------
     @property

@@ -186,4 +186,6 @@ def load(directory) -> LanguageModel:
     if not all(np.isfinite(w).all() for w in network.get_weights()):
         raise ModelError(f"{weights}: refused: the network's weights are not all finite (NaN or infinity: "
                          "a training run that diverged); retrain with a lower --learning-rate")
-    return LanguageModel(tokenizer, vocab, framing, size, network, config.get("info") or {})
+    lm = LanguageModel(tokenizer, vocab, framing, size, network, config.get("info") or {})
+    lm.source = directory  # where it was loaded from: an export never replaces it
+    return lm

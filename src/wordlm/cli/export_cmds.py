@@ -13,7 +13,8 @@ from wordlm.cli.common import handle_errors, import_tensorflow, load_model, log
 @click.argument("out_dir", type=click.Path())
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
               help="How many next words the next_words signature returns.")
-@click.option("--overwrite", is_flag=True, help="Replace OUT_DIR if it exists (atomically).")
+@click.option("--overwrite", is_flag=True,
+              help="Replace OUT_DIR if it is a previous wordlm export (or empty), atomically; never anything else.")
 @handle_errors
 def export(model, out_dir, top, overwrite):
     """Write MODEL as a TensorFlow SavedModel with raw-string signatures `score` and `next_words`.
@@ -22,12 +23,13 @@ def export(model, out_dir, top, overwrite):
     Serving, export to a numbered version folder, e.g. `models/wordlm/1`. The export is checked
     against the library on a few probe sentences before it is renamed into place.
     """
-    import_tensorflow()
-    from wordlm.export import check_destination, describe
-    from wordlm.export import export as run_export
+    from wordlm.export.destination import check_destination
 
-    check_destination(out_dir, overwrite)  # before the (slower) model load
+    check_destination(out_dir, overwrite, model_dir=model)  # before TensorFlow starts
     lm = load_model(model)
+    import_tensorflow()
+    from wordlm.export import describe
+    from wordlm.export import export as run_export
 
     summary = run_export(lm, out_dir, top=top, overwrite=overwrite)
     for line in describe(summary["top"]):

@@ -37,19 +37,31 @@ Atomicity: the SavedModel is written to a hidden temporary folder next to `out_d
 TensorFlow Serving, which only loads numbered version folders), checked, then renamed into place.
 
 Modules: `graph_text` (the tokenizer as TensorFlow string ops), `graph` (the network and the
-signatures as a plain `tf.Module`), `savedmodel` (writing, checking and describing the export).
+signatures as a plain `tf.Module`), `savedmodel` (writing, checking and describing the export), `destination` (where an export may
+go, checked without TensorFlow).
 Not here: the server (TensorFlow Serving, see docs/scaling.md), request batching, the scorer's
 other conventions (`--base 10` is `logprob / ln 10` on the client; `--no-bos`, `--no-eos`,
 `--oov skip` and per-token scores need the library), sampling and beam search (`decoding/`).
 """
 
-from wordlm.export.graph import build_module
-from wordlm.export.graph_text import WHITESPACE, _lower, graph_tokenizer
-from wordlm.export.savedmodel import (
-    DEFAULT_TOP, SIGNATURES, TOLERANCE, check_destination, check_export, describe, export, probe_sentences,
-)
+_LAZY = {  # TensorFlow is imported on first use (PEP 562): `destination` is checked without it
+    "build_module": "wordlm.export.graph",
+    "WHITESPACE": "wordlm.export.graph_text", "_lower": "wordlm.export.graph_text",
+    "graph_tokenizer": "wordlm.export.graph_text",
+    **dict.fromkeys(["DEFAULT_TOP"], "wordlm.export.graph"),
+    **dict.fromkeys(["SIGNATURES", "TOLERANCE", "check_export", "describe", "export", "probe_sentences"],
+                    "wordlm.export.savedmodel"),
+    "check_destination": "wordlm.export.destination", "is_export": "wordlm.export.destination",
+}
 
-__all__ = [
-    "DEFAULT_TOP", "SIGNATURES", "TOLERANCE", "WHITESPACE", "_lower", "build_module", "check_destination", "check_export",
-    "describe", "export", "graph_tokenizer", "probe_sentences",
-]
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'wordlm.export' has no attribute {name!r}")

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from wordlm.errors import ModelError
+from wordlm.export.destination import FORMAT, MARKER, check_destination
 from wordlm.export.graph import DEFAULT_TOP, build_module
 from wordlm.lm import LanguageModel
 from wordlm.vocab import RESERVED
@@ -56,10 +57,11 @@ def check_export(lm: LanguageModel, served, sentences) -> float:
 def export(lm: LanguageModel, out_dir, top: int = DEFAULT_TOP, overwrite: bool = False) -> dict:
     """Write `lm` as a SavedModel to `out_dir` (atomically) and check it; returns a summary dict.
 
-    `out_dir` must not exist (or be an empty folder) unless `overwrite`. TensorFlow Serving loads
+    `out_dir` must not exist, or be an empty folder, or (with `overwrite`) a previous export
+    (`destination.check_destination`). TensorFlow Serving loads
     numbered version folders: export to `models/NAME/1`, then `models/NAME/2`, ...
     """
-    out = check_destination(out_dir, overwrite)
+    out = check_destination(out_dir, overwrite, lm.source)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{secrets.token_hex(4)}")
     try:
@@ -68,7 +70,7 @@ def export(lm: LanguageModel, out_dir, top: int = DEFAULT_TOP, overwrite: bool =
         tf.saved_model.save(module, str(tmp), signatures=signatures)
         extra = tmp / "assets.extra"
         extra.mkdir(exist_ok=True)
-        (extra / "wordlm.json").write_text(json.dumps(_metadata(lm, module.top), indent=1, ensure_ascii=False), "utf-8")
+        (tmp / MARKER).write_text(json.dumps(_metadata(lm, module.top), indent=1, ensure_ascii=False), "utf-8")
         probes = probe_sentences(lm)
         difference = check_export(lm, tf.saved_model.load(str(tmp)), probes)
         _replace_dir(tmp, out)
@@ -76,16 +78,6 @@ def export(lm: LanguageModel, out_dir, top: int = DEFAULT_TOP, overwrite: bool =
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return {"out": str(out), "top": module.top, "probes": len(probes), "max_difference": difference}
-
-
-def check_destination(out_dir, overwrite: bool = False) -> Path:
-    """Refuse an `out_dir` that is a file, or a non-empty folder unless `overwrite`."""
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ModelError(f"{out}: exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ModelError(f"{out}: already exists; pass --overwrite to replace it, or export a new version folder")
-    return out
 
 
 def _replace_dir(src: Path, dst: Path) -> None:
@@ -102,7 +94,7 @@ def _replace_dir(src: Path, dst: Path) -> None:
 def _metadata(lm: LanguageModel, top: int) -> dict:
     """What the export holds, for people (TensorFlow Serving ignores `assets.extra/`)."""
     return {
-        "format": "wordlm-savedmodel",
+        "format": FORMAT,
         "signatures": {"score": "sentences -> logprob, tokens, words, oovs", "next_words": f"prompt -> words, logprobs (top {top})"},
         "conventions": "natural log; </s> predicted and counted; <s> never predicted; OOV scored as <unk>",
         "tokenizer": lm.tokenizer.to_config(),
