@@ -83,10 +83,11 @@ def test_save_replaces_atomically_and_cleans_up(tmp_path):
     lm = tiny_model("sequence")
     d = tmp_path / "m"
     saving.save(lm, d)
+    (d / "model-epoch05.keras").write_text("a user's own file")  # never a save's to remove
     saving.save(lm, d)
-    files = sorted(p.name for p in d.iterdir())
+    files = sorted(p.name for p in d.iterdir() if p.name not in (".wordlm.lock", "model-epoch05.keras"))
     assert files[0].startswith("model-") and files[0].endswith(".keras") and files[1] == "wordlm.json"
-    assert len(files) == 2
+    assert len(files) == 2 and (d / "model-epoch05.keras").read_text() == "a user's own file"
 
 
 def test_parameter_count_formula_matches_keras():

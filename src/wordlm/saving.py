@@ -83,26 +83,46 @@ def check_output_path(path, what: str = "output") -> Path:
 
 
 def save(lm: LanguageModel, directory) -> Path:
-    """Save `lm` to `directory` (created if needed), replacing any model there atomically."""
+    """Save `lm` to `directory` (created if needed), replacing any model there atomically.
+
+    Holds the directory's write lock (`locking.py`: a second writer gets a one-line error). Removes
+    only what a save writes: the weights file the previous `wordlm.json` named, and the hidden
+    temporaries of interrupted saves; a user's own `model-epoch05.keras` stays."""
+    from wordlm.locking import hold
+
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise ModelError(f"{directory}: exists and is not a directory")
     directory.mkdir(parents=True, exist_ok=True)
-    weights = f"model-{secrets.token_hex(4)}.keras"
-    tmp_weights = directory / f".tmp-{weights}"  # Keras insists on the .keras suffix
-    try:
-        lm.keras_model.save(tmp_weights, overwrite=True)
-    except Exception:
-        tmp_weights.unlink(missing_ok=True)
-        raise
-    os.replace(tmp_weights, directory / weights)
-    config = model_config(lm, weights)
-    write_atomic(directory / CONFIG_FILE, json.dumps(config, ensure_ascii=False, indent=1).encode("utf-8"))
-    # Committed. Remove the previous weights and anything an interrupted earlier save left behind.
-    for stale in [*directory.glob("model-*.keras"), *directory.glob(".tmp-model-*.keras")]:
-        if stale.name != weights:
-            stale.unlink(missing_ok=True)
+    with hold(directory):
+        previous = _weights_file_named(directory)
+        weights = f"model-{secrets.token_hex(4)}.keras"
+        tmp_weights = directory / f".tmp-{weights}"  # Keras insists on the .keras suffix
+        try:
+            lm.keras_model.save(tmp_weights, overwrite=True)
+        except Exception:
+            tmp_weights.unlink(missing_ok=True)
+            raise
+        os.replace(tmp_weights, directory / weights)
+        config = model_config(lm, weights)
+        write_atomic(directory / CONFIG_FILE, json.dumps(config, ensure_ascii=False, indent=1).encode("utf-8"))
+        # Committed. Remove the previous weights and what an interrupted earlier save left behind.
+        stale = [*directory.glob(".tmp-model-*.keras")] + ([directory / previous] if previous not in (None, weights) else [])
+        for path in stale:
+            path.unlink(missing_ok=True)
+    lm.source = directory
     return directory
+
+
+def _weights_file_named(directory: Path) -> str | None:
+    """The weights file the current `wordlm.json` names, when it is a save's own `model-<hex>.keras`."""
+    try:
+        name = json.loads((directory / CONFIG_FILE).read_text("utf-8")).get("weights_file")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if isinstance(name, str) and name.startswith("model-") and name.endswith(".keras") and "/" not in name:
+        return name
+    return None
 
 
 def model_config(lm: LanguageModel, weights_file: str | None = None) -> dict:
@@ -150,7 +170,21 @@ def read_config(directory) -> dict:
 
 
 def load(directory) -> LanguageModel:
-    """Load a model directory saved by `save`; raises ModelError for anything wrong with it."""
+    """Load a model directory saved by `save`; raises ModelError for anything wrong with it.
+
+    A save running at the same time replaces `wordlm.json` and then removes the weights file it
+    named: when the file read is gone or changes underneath, `wordlm.json` is read again (a few
+    times), so the model loaded is the old one or the new one, never a mix."""
+    for attempt in range(5):
+        named = _weights_file_named(Path(directory))
+        try:
+            return _load_once(directory)
+        except (ModelError, OSError):
+            if attempt == 4 or _weights_file_named(Path(directory)) == named:
+                raise  # not a concurrent save: the model really is broken
+
+
+def _load_once(directory) -> LanguageModel:
     from wordlm.tf_quiet import import_tensorflow
 
     import_tensorflow()

@@ -18,6 +18,7 @@ from wordlm.errors import ModelError
 from wordlm.export.destination import FORMAT, MARKER, check_destination
 from wordlm.export.graph import DEFAULT_TOP, build_module
 from wordlm.lm import LanguageModel
+from wordlm.locking import hold
 from wordlm.vocab import RESERVED
 
 SIGNATURES = ("score", "next_words")
@@ -63,6 +64,12 @@ def export(lm: LanguageModel, out_dir, top: int = DEFAULT_TOP, overwrite: bool =
     """
     out = check_destination(out_dir, overwrite, lm.source)
     out.parent.mkdir(parents=True, exist_ok=True)
+    with hold(out, export=True, what="export"):  # one writer per destination (locking.py)
+        check_destination(out_dir, overwrite, lm.source)  # again, now that no one else writes it
+        return _write(lm, out, top)
+
+
+def _write(lm: LanguageModel, out: Path, top: int) -> dict:
     tmp = out.with_name(f".{out.name}.tmp-{secrets.token_hex(4)}")
     try:
         module = build_module(lm, top)

@@ -22,6 +22,7 @@ import numpy as np
 from wordlm.errors import InputError
 from wordlm.inference.streams import MAX_LOGITS
 from wordlm.lm import LanguageModel
+from wordlm.locking import hold
 from wordlm.training import distribute, fast_step
 from wordlm.training.batches import make_dataset, make_plan
 from wordlm.training.callbacks import EpochLog, log
@@ -75,7 +76,11 @@ def train(
     started = time.time()
     strategy = distribute.make_strategy(config.distribute)  # first: before TensorFlow runs anything
     chief = distribute.is_chief(strategy)
-    with tempfile.TemporaryDirectory(prefix="wordlm-train-") as tmp:
+    writing = contextlib.ExitStack()
+    if output is not None and chief:  # one writer per model directory (locking.py), for the whole run
+        Path(output).mkdir(parents=True, exist_ok=True)
+        writing.enter_context(hold(output))
+    with writing, tempfile.TemporaryDirectory(prefix="wordlm-train-") as tmp:
         paths = rereadable(list(texts), Path(tmp))
         previous = None
         with distribute.scope(strategy):
