@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from wordlm.errors import InputError, where
+from wordlm.jsonfile import parse
 from wordlm.text import read_lines
 
 FORMATS = ("auto", "jsonl", "hyporadise", "mlm", "tsv")
@@ -78,10 +79,7 @@ def read_nbest(path, fmt: str = "auto", required: Iterable[str] = ("score",)) ->
         utterances = _read_tsv(name, source)
     else:
         text = "\n".join(t for _, t in _chain(head, lines))
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{name}:{e.lineno}: invalid JSON ({e.msg}); expected the {fmt} n-best format") from None
+        data = parse(text, f"{name}: the {fmt} n-best format")
         utterances = _read_hyporadise(name, data) if fmt == "hyporadise" else _read_mlm(name, data)
     count = 0
     for place, utt in utterances:
@@ -115,9 +113,9 @@ def _detect(name: str, line: str) -> str:
     if s.startswith("["):
         return "hyporadise"
     if s.startswith("{"):
-        try:
+        try:  # the shape only: what the line holds is checked by the format's reader
             obj = json.loads(s)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return "mlm"  # a multi-line JSON object
         return "jsonl" if isinstance(obj, dict) and ("hyps" in obj or "utt_id" in obj) else "mlm"
     if "\t" in s:
@@ -192,10 +190,7 @@ def _scores_of(name, place, key, h: dict) -> None:
 # -- the formats ------------------------------------------------------------------------------
 def _read_jsonl(name, lines) -> Iterator[tuple[str, Utterance]]:
     for number, line in lines:
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{name}:{number}: invalid JSON ({e.msg})") from None
+        obj = parse(line, f"{name}:{number}")
         if not isinstance(obj, dict):
             raise InputError(f"{name}:{number}: expected a JSON object per line, got {type(obj).__name__}")
         raw_id = obj.get("utt_id", obj.get("id"))
@@ -222,9 +217,9 @@ def _read_tsv(name, lines) -> Iterator[tuple[str, Utterance]]:
     place = ""
     done: set[str] = set()
     for number, line in lines:
-        parts = line.split("\t", 2)
-        if len(parts) < 3:
-            raise InputError(f"{name}:{number}: expected utt_id<TAB>score<TAB>text, got {len(parts)} column(s)")
+        parts = line.split("\t")
+        if len(parts) != 3:  # more: not a tab inside the text, which would be scored as words
+            raise InputError(f"{name}:{number}: expected 3 columns utt_id<TAB>score<TAB>text, got {len(parts)}")
         utt_id, score, text = parts[0].strip(), parts[1].strip(), parts[2]
         if number == 1 and score.lower() == "score":
             continue  # header

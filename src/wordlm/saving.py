@@ -117,7 +117,7 @@ def save(lm: LanguageModel, directory) -> Path:
 def _weights_file_named(directory: Path) -> str | None:
     """The weights file the current `wordlm.json` names, when it is a save's own `model-<hex>.keras`."""
     try:
-        name = json.loads((directory / CONFIG_FILE).read_text("utf-8")).get("weights_file")
+        name = parse((directory / CONFIG_FILE).read_text("utf-8"), str(directory), ValueError).get("weights_file")
     except (OSError, ValueError, AttributeError):
         return None
     if isinstance(name, str) and name.startswith("model-") and name.endswith(".keras") and "/" not in name:

@@ -15,6 +15,7 @@ import click
 
 from wordlm.cli import cli
 from wordlm.cli.common import echo_json, handle_errors, load_model, log
+from wordlm.jsonfile import dumps
 from wordlm.nbest import FORMATS
 
 FORMAT_HELP = "N-best format: jsonl, hyporadise (JSON list), mlm (mlm-scoring dict), tsv; auto detects."
@@ -28,6 +29,12 @@ def _progress(what: str, utterances):
     total = {"utterances": len(utterances), "hypotheses": sum(len(u.hyps) for u in utterances)}
     progress = Progress(f"{what}:", ("utterances", "hypotheses"), rate="hypotheses", total=total)
     return lambda utterances, hyps: progress.set(utterances=utterances, hypotheses=hyps), progress
+
+
+def tsv_field(text: str) -> str:
+    """A TSV field that cannot break its row: backslash, tab, newline and carriage return escaped
+    as `\\`, `\t`, `\n`, `\r` (the convention of PostgreSQL's and MySQL's text formats)."""
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _output(path):
@@ -90,12 +97,12 @@ def rerank(model, nbest, fmt, am, lm_weight, word_bonus, weights_file, output, a
         report.add(scored)
         rec = rr.record(scored, alpha, beta, all_hyps)
         if as_json:
-            emit(json.dumps(rec, ensure_ascii=False))
+            emit(dumps(rec))
         elif all_hyps:
             for h in rec["hyps"]:
-                emit(f"{rec['utt_id']}\t{h['total']}\t{h['text']}")
+                emit(f"{tsv_field(rec['utt_id'])}\t{h['total']}\t{tsv_field(h['text'])}")
         else:
-            emit(f"{rec['utt_id']}\t{rec['rank_before']}\t{rec['score']}\t{rec['text']}")
+            emit(f"{tsv_field(rec['utt_id'])}\t{rec['rank_before']}\t{rec['score']}\t{tsv_field(rec['text'])}")
     bar.close()
     finish()
     seconds = time.perf_counter() - start

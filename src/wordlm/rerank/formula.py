@@ -59,14 +59,19 @@ def combine(first: np.ndarray, lm: np.ndarray, n_words: np.ndarray, lm_weight: f
     return first + lm_weight * lm + word_bonus * n_words
 
 
+def _comparable(totals: np.ndarray) -> np.ndarray:
+    """NaN (inf − inf from overflowing scores) ranks last, never first as `argmax` would put it."""
+    return np.where(np.isnan(totals), -np.inf, totals)
+
+
 def choose(totals: np.ndarray) -> int:
-    """Index of the first highest total: ties keep the original order."""
-    return int(np.argmax(totals))
+    """Index of the first highest total: ties keep the original order; NaN is never chosen over a number."""
+    return int(np.argmax(_comparable(totals)))
 
 
 def ranking(totals: np.ndarray) -> np.ndarray:
-    """Indices from best to worst total; a stable sort, so ties keep the original order."""
-    return np.argsort(-totals, kind="stable")
+    """Indices from best to worst total; a stable sort, so ties keep the original order; NaN last."""
+    return np.argsort(-_comparable(totals), kind="stable")
 
 
 @dataclass

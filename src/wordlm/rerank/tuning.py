@@ -5,7 +5,6 @@ Not here: the combination (`formula.py`), the report (`report.py`).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -13,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from wordlm.errors import InputError
+from wordlm.jsonfile import parse
 from wordlm.rerank.formula import Scored, choose
 from wordlm.wer import ErrorCounts, total
 
@@ -131,11 +131,12 @@ def read_weights(path) -> dict:
     """A tuned-weights JSON file (`wordlm tune -o`): a dict with finite `lm_weight` and `word_bonus`."""
     try:
         with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+            text = f.read()
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: not a tuned-weights JSON file ({e})") from None
+    data = parse(text, f"{path}: not a tuned-weights file")
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object with lm_weight and word_bonus (from `wordlm tune`)")
     for key in ("lm_weight", "word_bonus"):

@@ -8,15 +8,16 @@ batch a line was scored in; see `inference/streams.py`.) Not here: scoring lines
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from wordlm.errors import InputError
+from wordlm.jsonfile import parse
 from wordlm.scoring.sentences import Options, SentenceScore, perplexity_of
 
 FIXED_POINT = 2**20  # corpus log-probabilities are kept as integers in units of 2^-20 nats
+MAX_LOGPROB = 1e15  # nats: far beyond any corpus (1e12 tokens at 1,000 nats each), and exact in fixed point
 
 
 @dataclass
@@ -89,7 +90,10 @@ class Summary:
                 if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                     raise ValueError(f'"{name}" must be a non-negative integer, got {value!r}')
                 setattr(s, name, value)
-            s.fixed = round(float(obj["logprob"]) * FIXED_POINT)
+            logprob = obj["logprob"]
+            if isinstance(logprob, bool) or not isinstance(logprob, (int, float)) or not abs(logprob) <= MAX_LOGPROB:
+                raise ValueError(f'"logprob" must be a finite number of at most {MAX_LOGPROB:g} nats, got {logprob!r}')
+            s.fixed = round(float(logprob) * FIXED_POINT)
         except (KeyError, TypeError, ValueError) as e:
             raise InputError(f"{where}: malformed summary: {e}") from None
         return s
@@ -122,10 +126,7 @@ def merge_summaries(paths: Sequence[str]) -> Summary:
             if not line.strip():
                 continue
             where = f"{path}:{number}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"{where}: not JSON ({e.msg}); expected a summary from score --summary") from None
+            obj = parse(line, f"{where}: expected a summary from score --summary")
             s = Summary.from_json(obj, where)
             if total is None:
                 total = s

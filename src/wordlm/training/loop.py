@@ -78,7 +78,9 @@ def train(
     chief = distribute.is_chief(strategy)
     writing = contextlib.ExitStack()
     if output is not None and chief:  # one writer per model directory (locking.py), for the whole run
-        Path(output).mkdir(parents=True, exist_ok=True)
+        if not Path(output).exists():
+            Path(output).mkdir(parents=True)
+            writing.callback(_remove_if_unused, Path(output))  # a run that saved nothing leaves no folder
         writing.enter_context(hold(output))
     with writing, tempfile.TemporaryDirectory(prefix="wordlm-train-") as tmp:
         paths = rereadable(list(texts), Path(tmp))
@@ -161,6 +163,15 @@ def _new_model(paths, config: TrainConfig, directory: Path):
     framing = new_framing(config)
     corpus = encode_corpus(paths, tokenizer, vocab, framing, config.reverse, directory)
     return new_model(config, vocab, int(corpus.lengths.max()), framing), corpus
+
+
+def _remove_if_unused(directory: Path) -> None:
+    """Remove a model directory this run created when it holds nothing but its lock file."""
+    if (directory / "wordlm.json").exists():
+        return
+    with contextlib.suppress(OSError):
+        (directory / ".wordlm.lock").unlink(missing_ok=True)
+        directory.rmdir()
 
 
 def _load_embeddings(lm: LanguageModel, config: TrainConfig, corpus, verbose: int) -> None:

@@ -1,0 +1,109 @@
+"""Hostile numbers and nesting in the JSON and TSV files wordlm reads, and in what it writes back."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import tiny_model
+from wordlm.cli import cli
+from wordlm.errors import InputError
+from wordlm.nbest import read_nbest
+from wordlm.rerank import formula
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    from wordlm.saving import save
+
+    return str(save(tiny_model("sequence"), tmp_path_factory.mktemp("hostile") / "model"))
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def one_line_error(result, *needles):
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and result.stderr.strip().splitlines()[-1] == errors[0], result.stderr
+    for needle in needles:
+        assert needle in result.stderr, result.stderr
+
+
+DEEP = "[" * 50_000 + "]" * 50_000
+
+
+@pytest.mark.parametrize("content", [
+    '{"utt_id": "u", "hyps": ' + DEEP + "}\n",  # jsonl
+    DEEP + "\n",  # hyporadise list
+])
+def test_deeply_nested_nbest_is_one_line_error(model_dir, tmp_path, content):
+    path = tmp_path / "deep.json"
+    path.write_text(content)
+    one_line_error(invoke("rerank", model_dir, path), "deep.json", "nested deeper than 64")
+
+
+@pytest.mark.parametrize("content,needle", [
+    ('{"lm_weight": ' + DEEP + "}", "nested deeper than 64"),
+    ('{"lm_weight": 1e400, "word_bonus": 0}', "overflows a float"),
+    ('{"lm_weight": NaN, "word_bonus": 0}', "NaN is not a number JSON allows"),
+])
+def test_hostile_weights_file_is_one_line_error(model_dir, tmp_path, content, needle):
+    nb = tmp_path / "n.tsv"
+    nb.write_text("u1\t-1\tjack and jill\n")
+    weights = tmp_path / "w.json"
+    weights.write_text(content)
+    one_line_error(invoke("rerank", model_dir, nb, "--weights", weights), "w.json", needle)
+
+
+@pytest.mark.parametrize("logprob,needle", [
+    ("1e400", "overflows a float"), ("1e300", "at most 1e+15 nats"), ('"x"', "finite number"), ("Infinity", "NaN"),
+])
+def test_hostile_summary_to_merge_is_one_line_error(model_dir, tmp_path, logprob, needle):
+    good = tmp_path / "good.json"
+    text = tmp_path / "t.txt"
+    text.write_text("jack and jill\n")
+    assert invoke("score", model_dir, text, "--summary", good).exit_code == 0
+    bad = tmp_path / "bad.json"
+    bad.write_text(good.read_text().replace(f'"logprob": {json.loads(good.read_text())["logprob"]!r}',
+                                            f'"logprob": {logprob}'))
+    assert bad.read_text() != good.read_text()
+    result = invoke("perplexity", model_dir, "--merge", good, bad)
+    assert result.exit_code == 1 and "bad.json:1" in result.stderr and "Traceback" not in result.output
+    assert needle.replace("NaN", "Infinity") in result.stderr or needle in result.stderr
+
+
+def test_extra_tsv_columns_are_an_error_not_words(tmp_path):
+    path = tmp_path / "n.tsv"
+    path.write_text("u1\t-1.0\tjack and jill\n" "u2\t-2.0\tto fetch\t0.5\n")
+    with pytest.raises(InputError, match=r"n\.tsv:2: expected 3 columns utt_id<TAB>score<TAB>text, got 4"):
+        list(read_nbest(path))
+
+
+def test_nan_totals_never_rank_first_and_output_is_strict_json(model_dir, tmp_path):
+    totals = np.array([np.nan, -5.0, np.nan, -1.0])
+    assert formula.choose(totals) == 3 and list(formula.ranking(totals)) == [3, 1, 0, 2]
+    assert formula.choose(np.array([np.nan, np.nan])) == 0  # nothing better: the first, as before
+    # scores so large that the combination overflows to inf and inf - inf
+    nb = tmp_path / "n.jsonl"
+    nb.write_text(json.dumps({"utt_id": "u1", "hyps": [{"text": "jack and jill", "score": 1e308, "b": 1e308},
+                                                       {"text": "jack", "score": -1.0, "b": 0.0}]}) + "\n")
+    result = invoke("rerank", model_dir, nb, "--am", "score=1,b=1", "--json", "--all")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)  # valid JSON: no Infinity, no NaN
+    assert "Infinity" not in result.stdout and "NaN" not in result.stdout
+    assert record["hyps"][0]["total"] is None and record["score"] is None  # inf written as null
+
+
+def test_tsv_output_escapes_tabs_and_newlines(model_dir, tmp_path):
+    nb = tmp_path / "n.jsonl"
+    nb.write_text(json.dumps({"utt_id": "u\t1", "hyps": [{"text": "jack\tand\njill\\", "score": -1.0}]}) + "\n")
+    result = invoke("rerank", model_dir, nb)
+    assert result.exit_code == 0, result.output
+    rows = result.stdout.splitlines()
+    assert len(rows) == 1 and rows[0].split("\t")[0] == "u\\t1" and rows[0].split("\t")[3] == "jack\\tand\\njill\\\\"
