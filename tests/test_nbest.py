@@ -154,7 +154,7 @@ def test_malformed_other_formats(tmp_path):
         ("t.tsv", "u1\t-1\ta\nu2\t-1\tb\nu1\t-2\tc\n", "utterance u1"),
         ("t.tsv", "u1\tnan\ta\n", "finite"),
         ("t.tsv", "u1\tminus one\ta\n", "utterance u1: score 'minus one' is not a number"),
-        ("t.tsv", "u1\t-1\n", "t.tsv:1: expected utt_id<TAB>score<TAB>text"),
+        ("t.tsv", "u1\t-1\n", "t.tsv:1: expected 3 columns utt_id<TAB>score<TAB>text, got 2"),
         ("x.txt", "hello\n", "cannot tell the n-best format"),
         ("e.jsonl", "\n\n", "empty n-best file"),
     ]
