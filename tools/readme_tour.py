@@ -250,6 +250,8 @@ def update(document: Path, results: list[Result]) -> int:
     replacements: dict[int, list[str]] = {}
     for r in results:
         c = r.command
+        if any(p.startswith("exit code") for p in r.problems):
+            continue  # a command that failed shows nothing worth keeping: fix it, then update
         out = [e for e in c.expected if not e.stderr]
         err = [e for e in c.expected if e.stderr]
         if r.stdout_map is not None:  # same shape: refresh the numbers of the lines shown
