@@ -9,6 +9,7 @@ caller's error class with the file (and line) named. Not here: what the fields m
 from __future__ import annotations
 
 import json
+import math
 import re
 
 from wordlm.errors import InputError
@@ -41,3 +42,15 @@ def parse(text: str, where: str, error: type[Exception] = InputError, max_depth:
         raise error(f"{where}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
     except ValueError as e:
         raise error(f"{where}: not valid JSON ({e})") from None
+
+
+def strict(obj):
+    """`obj` with every non-finite float (an overflowed perplexity: inf, nan) replaced by None, so
+    that it is strict JSON (`json.dumps(..., allow_nan=False)`); dicts, lists and tuples walked."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict(v) for v in obj]
+    return obj

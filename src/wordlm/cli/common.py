@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import os
 import sys
 
@@ -90,17 +89,9 @@ def load_model(path):
 
 def echo_json(obj) -> None:
     """One JSON line on stdout: strict JSON, so a number that overflowed (inf, nan) is written as null."""
-    click.echo(json.dumps(_strict(obj), ensure_ascii=False, allow_nan=False))
+    from wordlm.jsonfile import strict
 
-
-def _strict(obj):
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _strict(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_strict(v) for v in obj]
-    return obj
+    click.echo(json.dumps(strict(obj), ensure_ascii=False, allow_nan=False))
 
 
 def log(message: str) -> None:
