@@ -204,7 +204,7 @@ def _read_jsonl(name, lines) -> Iterator[tuple[str, Utterance]]:
 def _jsonl_utterance(name, obj: dict, at: str) -> tuple[str, Utterance]:
     """One `jsonl` utterance object, validated; `at` says where it is (`line 3`)."""
     raw_id = obj.get("utt_id", obj.get("id"))
-    place = at if raw_id is None else f"utterance {raw_id!s} ({at})"
+    place = at or "the utterance" if raw_id is None else f"utterance {raw_id!s}" + (f" ({at})" if at else "")
     utt_id = _utt_id(name, place, raw_id)
     hyps = obj.get("hyps")
     if not isinstance(hyps, list):
@@ -228,7 +228,7 @@ def utterance_from_json(obj: dict, required: Iterable[str] = ("score",), name: s
     fields every hypothesis must have (the score combination's)."""
     if not isinstance(obj, dict):
         raise InputError(f"{name}: expected a JSON object, got {type(obj).__name__}")
-    place, utt = _jsonl_utterance(name, obj, "the utterance")
+    place, utt = _jsonl_utterance(name, obj, "")
     _check_required(name, place, utt, tuple(required))
     return utt
 
