@@ -212,12 +212,13 @@ def _options(req):
 
 
 def _decode_options(req: s.GenerateRequest):
-    """The request's `DecodeOptions`, with the CLI's defaults (beam width max(4, num), temperature 1)."""
+    """The request's `DecodeOptions`, with the CLI's defaults (beam width max(4, num), temperature 1;
+    the beam width of another strategy is unused, so it stays at its default, under `MAX_BEAM`)."""
     from wordlm.decoding import DecodeOptions
 
     return DecodeOptions(
         strategy=req.strategy, max_words=req.max_words, min_words=req.min_words, num=req.num,
-        beam_size=req.beam_size if req.beam_size is not None else max(4, req.num),
+        beam_size=req.beam_size if req.beam_size is not None else max(4, req.num) if req.strategy == "beam" else 4,
         temperature=1.0 if req.temperature is None else req.temperature, top_k=req.top_k, top_p=req.top_p,
         length_norm=req.length_norm, length_penalty=req.length_penalty, no_repeat_ngram=req.no_repeat_ngram,
         forbid=tuple(w.strip() for w in req.forbid if w.strip()), allow_unk=req.allow_unk, seed=req.seed,
