@@ -129,7 +129,7 @@ async function complete() {
       typed.className = "typed";
       typed.textContent = prompt;
       const added = document.createElement("b");
-      added.textContent = (prompt && h.continuation ? " " : "") + (h.continuation || "(the end)");
+      added.textContent = h.continuation ? (prompt ? " " : "") + h.continuation : " (the end)";
       shown.append(typed, added);
       const lp = document.createElement("small");
       lp.textContent = `ln p ${h.logprob.toFixed(2)}`;
