@@ -235,7 +235,8 @@ def test_batcher_gathers_requests_into_one_call(seq_lm):
 
     for max_batch, expected in ((64, [10]), (4, [4, 4, 2]), (1, [1] * 10)):
         calls.clear()
-        batcher = MicroBatcher(Counting(), max_batch=max_batch, max_wait_ms=200)
+        batcher = MicroBatcher(Counting(), max_batch=max_batch, max_wait_ms=2000)
+        batcher.arriving = 10  # ten requests on their way, as the Arrivals middleware would count them
         results = asyncio.run(ask(batcher, 10))
         batcher.close()
         assert calls == expected

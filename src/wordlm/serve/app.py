@@ -45,7 +45,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from wordlm.errors import WordlmError
 from wordlm.jsonfile import strict
 from wordlm.serve import schemas as s
-from wordlm.serve.batching import DEFAULT_MAX_BATCH, DEFAULT_MAX_WAIT_MS, MicroBatcher
+from wordlm.serve.batching import DEFAULT_MAX_BATCH, DEFAULT_MAX_WAIT_MS, Arrivals, MicroBatcher
 from wordlm.serve.limits import DEFAULT_MAX_BODY, Guard, error_body
 
 log = logging.getLogger("wordlm.serve")
@@ -201,6 +201,7 @@ def create_app(lm, *, max_batch: int = DEFAULT_MAX_BATCH, max_wait_ms: float = D
 
     if api_key is not None:
         _declare_bearer(app)
+    app.add_middleware(Arrivals, batcher=batcher)  # inside the guard: requests it let through
     app.add_middleware(Guard, api_key=api_key, max_body=max_body, loopback_only=loopback_only)
     return app
 

@@ -3,8 +3,12 @@
 Every model call of the service runs here, in one worker thread (TensorFlow never runs on the event
 loop, and the model is never called from two threads at once). Requests for next words and for
 sentence scores are *batchable*: the worker takes the oldest waiting request, then gathers more of
-the same kind, until the batch holds `max_batch` rows (prompts, or lines) or `max_wait_ms` has
-passed since it started gathering, and answers them all with one call:
+the same kind that are waiting, and waits for more until the batch holds `max_batch` rows
+(prompts, or lines) or `max_wait_ms` has passed since it started gathering — but only when waiting
+may pay: while requests are on their way (received by the server, still being read and checked:
+`Arrivals` counts them), or while the service is busy (the recent batches held more than one row on
+average). A lone client is never kept waiting; under load the batches fill. It answers a batch
+with one call:
 
 - next words: `lm.next_logprobs` over every request's prompt history (`scoring.prompt_histories`),
   then each request's own `top` and `prefix` applied to its row (`scoring.rank_next_words`) —
@@ -37,6 +41,8 @@ from wordlm.errors import WordlmError
 DEFAULT_MAX_BATCH = 64  # rows per model call: the scorer's own forward-pass batch (inference.streams.MAX_BATCH)
 DEFAULT_MAX_WAIT_MS = 2.0  # how long a batch may wait for company; a lone request pays at most this
 MAX_BATCH_LIMIT = 4096  # the most rows `--max-batch` may ask for (decoding.options.MAX_ROWS)
+POLL = 0.0005  # seconds between looks at the requests on their way while a batch waits
+BUSY = 1.5  # mean rows of recent batches above which a batch waits its max_wait for company
 
 
 @dataclass
@@ -90,6 +96,9 @@ class MicroBatcher:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self.arriving = 0  # batchable HTTP requests being received and checked (`Arrivals`; event loop only)
+        self.outstanding = 0  # batchable jobs submitted and not yet answered (event loop only)
+        self.busy = 0.0  # moving average of the rows of recent batches: above BUSY, batches wait
 
     # -- the requests ----------------------------------------------------------------------------
     async def next_words(self, prompt: str, top: int | None, prefix: str | None):
@@ -122,8 +131,18 @@ class MicroBatcher:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, name="wordlm-model", daemon=True)
                 self._thread.start()
-        self._queue.put(job)
-        return await job.future
+        batchable = kind != "call"
+        self.outstanding += batchable
+        try:
+            self._queue.put(job)
+            return await job.future
+        finally:
+            self.outstanding -= batchable
+
+    def _on_the_way(self) -> bool:
+        """True while batchable requests have reached the server but not the batcher (an estimate,
+        read from the worker thread: it only decides whether waiting may pay)."""
+        return self.arriving > self.outstanding
 
     # -- the worker thread -----------------------------------------------------------------------
     def _work(self) -> None:
@@ -147,11 +166,16 @@ class MicroBatcher:
                 if self._held:
                     job = self._held.popleft()
                 else:
-                    wait = deadline - time.monotonic()
                     try:
-                        job = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
+                        job = self._queue.get_nowait()
                     except queue.Empty:
-                        break
+                        wait = deadline - time.monotonic()
+                        if wait <= 0 or not (self.busy > BUSY or self._on_the_way()):
+                            break  # nothing more is coming soon: run what there is
+                        try:
+                            job = self._queue.get(timeout=min(wait, POLL))
+                        except queue.Empty:
+                            continue
                 if job is _STOP:
                     skipped.append(job)
                     break
@@ -165,6 +189,7 @@ class MicroBatcher:
                 rows += job.rows
         finally:
             self._held.extendleft(reversed(skipped))  # they keep their place, ahead of newer jobs
+        self.busy = 0.8 * self.busy + 0.2 * rows
         return batch
 
     def _run(self, batch: list[Job]) -> None:
@@ -223,6 +248,23 @@ class MicroBatcher:
         for job in batch:
             _answer(job, scores[lo : lo + job.rows])
             lo += job.rows
+
+
+class Arrivals:
+    """ASGI middleware counting the requests to batchable endpoints (`paths`) from the moment the
+    server has them until they are answered: `MicroBatcher.arriving`, what its wait looks at."""
+
+    def __init__(self, app, batcher: MicroBatcher, paths=("/v1/next", "/v1/score", "/v1/perplexity")):
+        self.app, self.batcher, self.paths = app, batcher, frozenset(paths)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            return await self.app(scope, receive, send)
+        self.batcher.arriving += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.batcher.arriving -= 1
 
 
 def _answer(job: Job, result=None, error: BaseException | None = None) -> None:
