@@ -44,3 +44,29 @@ def tiny_model(framing="sequence", boundaries=True, epochs=30, context=2, units=
 def seq_lm():
     """A 1-layer sequence model with boundaries, trained briefly on the rhyme."""
     return tiny_model("sequence")
+
+
+@pytest.fixture(scope="session")
+def serve_model_dir(tmp_path_factory):
+    """The sequence model of `seq_lm`'s kind, saved: what the service tests serve."""
+    path = tmp_path_factory.mktemp("serve") / "rhyme"
+    tiny_model("sequence").save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def served(serve_model_dir):
+    """A real `wordlm serve` process on 127.0.0.1 (a free port), shared by the service tests."""
+    from serving import Server
+
+    server = Server(serve_model_dir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def served_lm(serve_model_dir):
+    """The served model, loaded in this process: the library's own answers to compare with."""
+    import wordlm
+
+    return wordlm.load(serve_model_dir)

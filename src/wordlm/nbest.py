@@ -193,23 +193,39 @@ def _read_jsonl(name, lines) -> Iterator[tuple[str, Utterance]]:
         obj = parse(line, f"{name}:{number}")
         if not isinstance(obj, dict):
             raise InputError(f"{name}:{number}: expected a JSON object per line, got {type(obj).__name__}")
-        raw_id = obj.get("utt_id", obj.get("id"))
-        place = f"line {number}" if raw_id is None else f"utterance {raw_id!s} (line {number})"
-        utt_id = _utt_id(name, place, raw_id)
-        hyps = obj.get("hyps")
-        if not isinstance(hyps, list):
-            raise InputError(f"{name}: {place}: \"hyps\" is {'missing' if hyps is None else 'not a list'}")
-        if not hyps:
-            raise InputError(f"{name}: {place}: \"hyps\" is empty")
-        out = []
-        for i, h in enumerate(hyps, 1):
-            if not isinstance(h, dict):
-                raise InputError(f"{name}: {place}: hypothesis {i} is not an object")
-            where_h = f"{place}: hypothesis {i}"
-            for key in ("score",):
-                _scores_of(name, where_h, key, h)
-            out.append(RecognizerHypothesis(_text(name, where_h, h.get("text")), _fields(name, where_h, h)))
-        yield place, Utterance(utt_id, out, _ref(name, place, obj.get("ref")))
+        yield _jsonl_utterance(name, obj, f"line {number}")
+
+
+def _jsonl_utterance(name, obj: dict, at: str) -> tuple[str, Utterance]:
+    """One `jsonl` utterance object, validated; `at` says where it is (`line 3`)."""
+    raw_id = obj.get("utt_id", obj.get("id"))
+    place = at or "the utterance" if raw_id is None else f"utterance {raw_id!s}" + (f" ({at})" if at else "")
+    utt_id = _utt_id(name, place, raw_id)
+    hyps = obj.get("hyps")
+    if not isinstance(hyps, list):
+        raise InputError(f"{name}: {place}: \"hyps\" is {'missing' if hyps is None else 'not a list'}")
+    if not hyps:
+        raise InputError(f"{name}: {place}: \"hyps\" is empty")
+    out = []
+    for i, h in enumerate(hyps, 1):
+        if not isinstance(h, dict):
+            raise InputError(f"{name}: {place}: hypothesis {i} is not an object")
+        where_h = f"{place}: hypothesis {i}"
+        for key in ("score",):
+            _scores_of(name, where_h, key, h)
+        out.append(RecognizerHypothesis(_text(name, where_h, h.get("text")), _fields(name, where_h, h)))
+    return place, Utterance(utt_id, out, _ref(name, place, obj.get("ref")))
+
+
+def utterance_from_json(obj: dict, required: Iterable[str] = ("score",), name: str = "request") -> Utterance:
+    """One utterance given as a `jsonl` object (`{"utt_id", "ref"?, "hyps": [{"text", "score", ...}]}`),
+    validated as a file's would be (errors name `name` and the hypothesis); `required`: the numeric
+    fields every hypothesis must have (the score combination's)."""
+    if not isinstance(obj, dict):
+        raise InputError(f"{name}: expected a JSON object, got {type(obj).__name__}")
+    place, utt = _jsonl_utterance(name, obj, "")
+    _check_required(name, place, utt, tuple(required))
+    return utt
 
 
 def _read_tsv(name, lines) -> Iterator[tuple[str, Utterance]]:

@@ -79,7 +79,7 @@ def generate(model, prompt_texts, prompts_file, strategy, max_words, min_words, 
         raise click.UsageError(f"--beam-size applies to --strategy beam (got --strategy {strategy})")
     options = DecodeOptions(
         strategy=strategy, max_words=max_words, min_words=min_words, num=num,
-        beam_size=beam_size if beam_size is not None else max(DEFAULT_BEAM, num),
+        beam_size=beam_size if beam_size is not None else max(DEFAULT_BEAM, num) if strategy == "beam" else DEFAULT_BEAM,
         temperature=1.0 if temperature is None else temperature, top_k=top_k, top_p=top_p,
         length_norm=length_norm, length_penalty=length_penalty, no_repeat_ngram=no_repeat_ngram,
         forbid=tuple(w.strip() for w in forbid.split(",") if w.strip()), allow_unk=allow_unk, seed=seed,

@@ -34,7 +34,8 @@ Conventions (README.md, "Conventions"):
 
 from wordlm.running_text import RunningContext, check_context, context_ids, in_context
 from wordlm.scoring.conditional import (
-    CHUNK, NextWord, candidate_ids, continuation_logprobs, continuations, next_words, next_words_batch,
+    CHUNK, NextWord, candidate_ids, continuation_logprobs, continuations, next_words, next_words_batch, prefix_mask,
+    prompt_histories, rank_next_words,
 )
 from wordlm.scoring.fill import BLANK, Filled, fill, fill_logprobs
 from wordlm.scoring.sentences import OOV_MODES, Options, SentenceScore, score_files, score_sentences, score_stream
@@ -43,7 +44,8 @@ from wordlm.scoring.summary import FIXED_POINT, Summary, merge_summaries, new_su
 __all__ = [
     "BLANK", "CHUNK", "FIXED_POINT", "OOV_MODES", "Filled", "NextWord", "Options", "RunningContext", "SentenceScore",
     "Summary", "candidate_ids", "check_context", "context_ids", "continuation_logprobs", "continuations", "fill",
-    "fill_logprobs", "in_context", "merge_summaries", "new_summary", "next_words", "next_words_batch",
+    "fill_logprobs", "in_context", "merge_summaries", "new_summary", "next_words", "next_words_batch", "prefix_mask",
+    "prompt_histories", "rank_next_words",
     "score_files", "score_sentences", "score_stream", "summarize",
 ]
 

@@ -51,19 +51,45 @@ def next_words(lm, prompt: str, top: int | None = None, prefix: str | None = Non
 def next_words_batch(lm, prompts: Sequence[str], top: int | None = None,
                      prefix: str | None = None) -> list[list[NextWord]]:
     """`next_words` of several prompts, from one batched call of the model."""
-    if prefix is not None and lm.tokenizer.mode == "char":
+    allowed = prefix_mask(lm, prefix)
+    rows = lm.next_logprobs(prompt_histories(lm, prompts)) if prompts else []
+    return [rank_next_words(lm, lp, top, allowed) for lp in rows]
+
+
+def prompt_histories(lm, prompts: Sequence[str]) -> list[list[int]]:
+    """What the model reads for each prompt (`<s>` first with boundaries): `lm.next_logprobs`'s input."""
+    return [_prompt_history(lm, p) for p in prompts]
+
+
+def prefix_mask(lm, prefix: str | None) -> np.ndarray | None:
+    """<bool>[vocab]: the vocabulary words that start with `prefix` (lower-cased as the tokenizer
+    does); None for no prefix. Markers and `<unk>` never match."""
+    if prefix is None:
+        return None
+    if lm.tokenizer.mode == "char":
         raise InputError("a prefix completes a word: a character model predicts one character at a time")
-    allowed = None
-    if prefix is not None:
-        prefix = prefix.lower() if lm.tokenizer.lower else prefix
-        allowed = np.zeros(lm.vocab_size, dtype=bool)
-        allowed[[i for i, w in enumerate(lm.vocab.id_to_token) if i >= len(RESERVED) and w.startswith(prefix)]] = True
-    rows = lm.next_logprobs([_prompt_history(lm, p) for p in prompts]).astype(np.float64) if prompts else []
-    out = []
-    for lp in rows:
-        order = [i for i in np.argsort(-lp, kind="stable") if np.isfinite(lp[i]) and (allowed is None or allowed[i])]
-        out.append([NextWord(lm.vocab.id_to_token[i], float(lp[i])) for i in order[:top]])
-    return out
+    prefix = prefix.lower() if lm.tokenizer.lower else prefix
+    allowed = np.zeros(lm.vocab_size, dtype=bool)
+    allowed[[i for i, w in enumerate(lm.vocab.id_to_token) if i >= len(RESERVED) and w.startswith(prefix)]] = True
+    return allowed
+
+
+def rank_next_words(lm, logprobs: np.ndarray, top: int | None = None,
+                    allowed: np.ndarray | None = None) -> list[NextWord]:
+    """One row of `lm.next_logprobs` (<float>[vocab]) as `NextWord`s, most likely first, ties by
+    token id; tokens of probability 0 left out; only `allowed` ones (`prefix_mask`) when given.
+
+    Vectorised: the `top` best are found by a partition, then only they are sorted (exactly the
+    order a stable sort of the whole row gives)."""
+    lp = np.asarray(logprobs, dtype=np.float64)
+    keep = np.isfinite(lp) if allowed is None else np.isfinite(lp) & allowed
+    ids = np.flatnonzero(keep)
+    values = lp[ids]
+    if top is not None and top < len(ids):
+        kth = np.partition(values, len(values) - top)[len(values) - top]  # the top-th largest value
+        ids, values = ids[values >= kth], values[values >= kth]  # ties with it stay: sorted below
+    order = ids[np.argsort(-values, kind="stable")][:top]
+    return [NextWord(lm.vocab.id_to_token[i], float(lp[i])) for i in order.tolist()]
 
 
 def candidate_ids(lm, candidate: str) -> list[int]:

@@ -1,0 +1,216 @@
+"""The service's requests and responses: pydantic models, so that the OpenAPI schema and the 422
+errors (which name the field) come from one declaration.
+
+Field names and defaults are the CLI's and the Python API's (`--per-token` is `per_token`,
+`--beam-size` is `beam_size`, …); numbers are natural-log log-probabilities, `</s>` predicted and
+counted, `<s>` context only (DESIGN.md). Requests are strict: a wrong type (`"top": "3"`) or an
+unknown field (`"per-token"`) is refused, not guessed at.
+
+Caps, so that one request cannot hold the model for long: the decoding caps of the library
+(`MAX_WORDS`, `MAX_NUM`, `MAX_BEAM` in `decoding.options`), `MAX_CONTEXT_TOKENS` of running text,
+and the service's own `MAX_LINES` (lines, hypotheses or candidates per request) and `MAX_TOP`.
+Not here: running the requests (`app.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from wordlm.decoding.options import LENGTH_NORMS, MAX_BEAM, MAX_NUM, MAX_WORDS, STRATEGIES
+from wordlm.running_text import MAX_CONTEXT_TOKENS
+
+MAX_LINES = 1_000  # lines (score, perplexity), hypotheses (rerank) or candidates (next) in one request
+MAX_TOP = 10_000  # next words or fill-in words returned by one request
+DEFAULT_TOP = 10  # as `wordlm next` and `wordlm fill`
+
+Strategy = Literal[STRATEGIES]  # type: ignore[valid-type]
+LengthNorm = Literal[LENGTH_NORMS]  # type: ignore[valid-type]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class ScoringOptions(Request):
+    bos: bool = Field(True, description="`<s>` before the first word (false: the first word is context only).")
+    eos: bool = Field(True, description="Predict and count `</s>` at the end of each line.")
+    oov: Literal["unk", "skip"] = Field("unk", description="unk: score OOV words as `<unk>`; skip: leave them out (SRILM).")
+    context_tokens: int = Field(0, ge=0, le=MAX_CONTEXT_TOKENS,
+                                description="Running text: read each line after the lines before it in this "
+                                            "request that fit, with it, in N tokens (0: lines independent).")
+
+
+class ScoreRequest(ScoringOptions):
+    """One sentence (`text`) or several (`lines`): each line is a sentence."""
+
+    text: Optional[str] = Field(None, description="One line; the answer is one score object.")
+    lines: Optional[list[str]] = Field(None, max_length=MAX_LINES,
+                                       description="Several lines; the answer is {\"results\": [...]}.")
+    per_token: bool = Field(False, description="Also each token's log-probability (`tokens`).")
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        if (self.text is None) == (self.lines is None):
+            raise ValueError("give either text (one line) or lines (a list of lines)")
+        return self
+
+
+class PerplexityRequest(ScoringOptions):
+    lines: list[str] = Field(..., min_length=1, max_length=MAX_LINES, description="The corpus, one sentence per line.")
+
+
+class NextRequest(Request):
+    prompt: str = Field("", description="The beginning of a line (for a --reverse model: its end).")
+    top: int = Field(DEFAULT_TOP, ge=1, le=MAX_TOP, description="How many of the most likely next words.")
+    prefix: Optional[str] = Field(None, description="Only words that start with these letters (the word being typed).")
+    candidates: Optional[list[str]] = Field(None, min_length=1, max_length=MAX_LINES,
+                                            description="Continuations to score instead (one or more words each).")
+
+    @field_validator("candidates")
+    @classmethod
+    def _not_with_prefix(cls, value, info: ValidationInfo):
+        if value is not None and info.data.get("prefix") is not None:
+            raise ValueError("prefix filters the ranked next words: not with candidates")
+        return value
+
+
+class FillRequest(Request):
+    text: str = Field(..., description="A sentence with one `___` to fill in.")
+    top: int = Field(DEFAULT_TOP, ge=1, le=MAX_TOP)
+
+
+SAMPLING_ONLY = ("temperature", "top_k", "top_p")
+
+
+class GenerateRequest(Request):
+    """Every option of `wordlm generate` / `DecodeOptions`, with the same defaults."""
+
+    prompt: str = Field(..., description="The beginning of the line to continue.")
+    strategy: Strategy = "greedy"
+    max_words: int = Field(20, ge=1, le=MAX_WORDS, description="Most words to generate (`</s>` not counted).")
+    min_words: int = Field(0, ge=0, le=MAX_WORDS, description="Forbid `</s>` before this many words.")
+    num: int = Field(1, ge=1, le=MAX_NUM, description="Results: samples, or the n best of the beam.")
+    beam_size: Optional[int] = Field(None, ge=1, le=MAX_BEAM, description="Beam width (beam; default max(4, num)).")
+    temperature: Optional[float] = Field(None, ge=0, description="Sampling temperature (0 = greedy; default 1).")
+    top_k: Optional[int] = Field(None, ge=1, description="Sample among the K most likely words.")
+    top_p: Optional[float] = Field(None, gt=0, le=1, description="Sample in the nucleus of mass P.")
+    length_norm: LengthNorm = "none"
+    length_penalty: float = Field(1.0, ge=0, description="A, the exponent of length_norm.")
+    no_repeat_ngram: Optional[int] = Field(None, ge=1, description="Never repeat an N-gram of the line.")
+    forbid: list[str] = Field(default_factory=list, max_length=MAX_LINES, description="Words never to generate.")
+    allow_unk: bool = False
+    seed: Optional[int] = Field(None, ge=0, lt=2**32, description="Sampling seed: the same seed, the same output.")
+
+    @field_validator(*SAMPLING_ONLY, "beam_size")
+    @classmethod
+    def _for_strategy(cls, value, info: ValidationInfo):
+        needs = "beam" if info.field_name == "beam_size" else "sample"
+        strategy = info.data.get("strategy")
+        if value is not None and strategy is not None and strategy != needs:
+            raise ValueError(f"{info.field_name} applies to strategy {needs} (got strategy {strategy})")
+        return value
+
+
+class RerankRequest(Request):
+    """One utterance's n-best list, as a line of a `jsonl` n-best file, and the weights."""
+
+    utt_id: Union[str, int] = "1"
+    ref: Optional[str] = Field(None, description="The reference transcript (echoed with all=true).")
+    hyps: list[dict] = Field(..., min_length=1, max_length=MAX_LINES,
+                             description='Hypotheses in the recogniser\'s order: {"text", "score", ...numeric fields}.')
+    am: Union[dict[str, float], str, None] = Field(
+        None, description='First-pass score: {"field": weight} or "decoder=0.6,ctc=0.4" (default {"score": 1}).')
+    lm_weight: float = Field(1.0, description="α, the LM's weight.")
+    word_bonus: float = Field(0.0, description="β, added per word.")
+    all: bool = Field(False, description="Also every hypothesis, best first, with its scores.")
+
+
+# -- responses (documentation of the schema; the service writes these shapes) ------------------
+class TokenOut(BaseModel):
+    token: str
+    logprob: Optional[float] = Field(description="null where the token is context only or a skipped OOV")
+    oov: bool
+
+
+class SentenceOut(BaseModel):
+    text: str
+    logprob: float
+    words: int
+    oovs: int
+    ppl: Optional[float]
+    chars: Optional[int] = None
+    tokens: Optional[list[TokenOut]] = None
+
+
+class ScoresOut(BaseModel):
+    results: list[SentenceOut]
+
+
+class SummaryOut(BaseModel):
+    sentences: int
+    words: int
+    oovs: int
+    logprob: float
+    ppl: Optional[float]
+    ppl1: Optional[float]
+    scored: int
+    ends: int
+    options: dict
+
+
+class WordOut(BaseModel):
+    word: str
+    logprob: float
+    prob: float
+
+
+class NextOut(BaseModel):
+    prompt: str
+    words: list[WordOut]
+
+
+class FilledOut(BaseModel):
+    word: str
+    text: str
+    logprob: float
+    prob: float
+
+
+class FillOut(BaseModel):
+    words: list[FilledOut]
+
+
+class HypothesisOut(BaseModel):
+    text: str
+    continuation: str
+    logprob: float
+    score: float
+
+
+class GenerateOut(BaseModel):
+    hypotheses: list[HypothesisOut]
+    warnings: list[str]
+
+
+class RerankOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    utt_id: str
+    text: str
+    rank_before: int
+    score: float
+    first_pass: float
+    wordlm: float
+    words: int
+
+
+class ErrorItem(BaseModel):
+    loc: list[Union[str, int]]
+    msg: str
+    type: str
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="One line naming the field and the problem.")
+    detail: list[ErrorItem]
