@@ -150,8 +150,15 @@ def read_config(directory) -> dict:
 
 
 def load(directory) -> LanguageModel:
-    """Load a model directory saved by `save`; raises ModelError for anything wrong with it."""
+    """Load a model directory saved by `save` (or a mixture file written by `wordlm mix`: a
+    `Mixture`, which answers the same methods); raises ModelError for anything wrong with it."""
+    from wordlm.mixture.file import is_mixture_file
     from wordlm.tf_quiet import import_tensorflow
+
+    if is_mixture_file(directory):
+        from wordlm.mixture import load_mixture
+
+        return load_mixture(directory)
 
     import_tensorflow()
     import keras

@@ -78,7 +78,17 @@ def check_inputs(paths) -> None:
 
 
 def load_model(path):
-    """Load a model directory (lazily importing TensorFlow); its files are checked before TensorFlow starts."""
+    """Load a model directory or a mixture file (`wordlm mix`), lazily importing TensorFlow; the files
+    are checked before TensorFlow starts."""
+    from wordlm.mixture.file import is_mixture_file
+
+    if is_mixture_file(path):
+        from wordlm.mixture import load_mixture, read
+
+        spec = read(path)  # a missing or broken mixture file fails at once
+        if any(c.kind == "wordlm" for c in spec.components):
+            import_tensorflow()
+        return load_mixture(path)
     from wordlm.saving import read_config
 
     read_config(path)  # a missing or broken model directory fails at once
