@@ -55,7 +55,7 @@ class Component:
     def knows(self, word: str) -> bool:
         raise NotImplementedError
 
-    def token_logprobs(self, lines, bos=True, eos=True, contexts=None) -> list[np.ndarray]:
+    def token_logprobs(self, lines, bos=True, eos=True, contexts=None, trie=False) -> list[np.ndarray]:
         raise NotImplementedError
 
     def next_logprobs(self, histories, words) -> np.ndarray:
@@ -79,7 +79,10 @@ class WordModel(Component):
     def _ids(self, words):
         return [EOS_ID if w == EOS else BOS_ID if w == "<s>" else i for w, i in zip(words, self.lm.vocab.encode(words))]
 
-    def token_logprobs(self, lines, bos=True, eos=True, contexts=None):
+    def token_logprobs(self, lines, bos=True, eos=True, contexts=None, trie=False):
+        """`trie`: read the lines through the reranking trie (each distinct prefix once: many
+        hypotheses sharing prefixes), else the scorer's path (`lm.stream_logprobs`), so that a
+        one-component mixture scores exactly as its model."""
         lm = self.lm
         streams, skips = [], []
         for k, words in enumerate(lines):
@@ -89,7 +92,7 @@ class WordModel(Component):
             skips.append(len(ctx))
         if any(skips):
             scored = lm.stream_logprobs(streams, skips=skips)
-        elif lm.carries_state(max((len(s) for s in streams), default=1) - 1) and lm.keras_model is not None:
+        elif trie and lm.keras_model is not None and lm.carries_state(max((len(s) for s in streams), default=1) - 1):
             from wordlm.rerank.trie import trie_token_logprobs
 
             scored = trie_token_logprobs(lm, streams)
@@ -125,7 +128,7 @@ class CharModel(Component):
     def _chars(self, text: str) -> list[int]:
         return self.lm.vocab.encode(self.lm.tokenizer.tokenize(text))
 
-    def token_logprobs(self, lines, bos=True, eos=True, contexts=None):
+    def token_logprobs(self, lines, bos=True, eos=True, contexts=None, trie=False):
         from wordlm.inference.streams import stream_logprobs_pair
 
         space = self.space
@@ -227,7 +230,7 @@ class NgramModel(Component):
     def knows(self, word):
         return word in self._known
 
-    def token_logprobs(self, lines, bos=True, eos=True, contexts=None):
+    def token_logprobs(self, lines, bos=True, eos=True, contexts=None, trie=False):
         out = []
         full_scores = self.model.full_scores
         for words in lines:

@@ -139,21 +139,22 @@ class Mixture(LanguageModelAPI):
         """Mixture ids of tokens (`</s>` → EOS, unknown → `<unk>`)."""
         return np.array([EOS_ID if w == EOS else i for w, i in zip(words, self.vocab.encode(words))], dtype=np.int64)
 
-    def component_token_logprobs(self, lines: Sequence[Sequence[str]], bos=True, eos=True, contexts=None):
+    def component_token_logprobs(self, lines: Sequence[Sequence[str]], bos=True, eos=True, contexts=None,
+                                 trie=False):
         """Per component, per line, <float64>[n + eos] after the mixture's rule (a word of V that the
         component does not know: -inf). Returns (per_component, ids per line)."""
         ids = [self.word_ids(list(w) + ([EOS] if eos else [])) for w in lines]
         out = []
         for i, c in enumerate(self.components):
-            rows = c.token_logprobs([list(w) for w in lines], bos, eos, contexts)
+            rows = c.token_logprobs([list(w) for w in lines], bos, eos, contexts, trie=trie)
             for row, line_ids in zip(rows, ids):
                 unknown = ~self.known[i, line_ids]
                 row[unknown & ~np.isnan(row)] = -np.inf
             out.append(rows)
         return out, ids
 
-    def token_logprobs(self, lines, bos=True, eos=True, contexts=None) -> list[np.ndarray]:
-        per_component, _ = self.component_token_logprobs(lines, bos, eos, contexts)
+    def token_logprobs(self, lines, bos=True, eos=True, contexts=None, trie=False) -> list[np.ndarray]:
+        per_component, _ = self.component_token_logprobs(lines, bos, eos, contexts, trie)
         return [self.mix([pc[k] for pc in per_component]) for k in range(len(lines))]
 
     # -- scoring (the hook `scoring.sentences.score_sentences` calls) -----------------------------
@@ -184,7 +185,7 @@ class Mixture(LanguageModelAPI):
 
     def text_logprobs(self, texts: Sequence[str]) -> np.ndarray:
         """<float64>[texts]: ln p(text </s> | <s>) of each text (OOVs as `<unk>`): rerank's LM score."""
-        mixed = self.token_logprobs([self.tokens(t) for t in texts])
+        mixed = self.token_logprobs([self.tokens(t) for t in texts], trie=True)
         return np.array([float(np.nansum(lp)) for lp in mixed], dtype=np.float64)
 
     # -- the id-based primitives (next words, decoding, fill) ------------------------------------
