@@ -78,10 +78,14 @@ def check_inputs(paths) -> None:
 
 
 def load_model(path):
-    """Load a model directory or a mixture file (`wordlm mix`), lazily importing TensorFlow; the files
-    are checked before TensorFlow starts."""
+    """Load a model directory, a mixture file (`wordlm mix`) or a KenLM n-gram file (ARPA or binary:
+    a mixture of one), lazily importing TensorFlow; the files are checked before TensorFlow starts."""
     from wordlm.mixture.file import is_mixture_file
 
+    if os.path.isfile(path) and not str(path).endswith(".json"):  # an n-gram file: a mixture of one
+        from wordlm.mixture import build
+
+        return build([path], where=str(path))
     if is_mixture_file(path):
         from wordlm.mixture import load_mixture, read
 
