@@ -17,7 +17,18 @@ from wordlm.cli import cli
 from wordlm.cli.common import echo_json, handle_errors, load_model, log
 from wordlm.nbest import FORMATS
 
-FORMAT_HELP = "N-best format: jsonl, hyporadise (JSON list), mlm (mlm-scoring dict), tsv; auto detects."
+FORMAT_HELP = ("N-best format: jsonl, hyporadise (JSON list), mlm (mlm-scoring dict), tsv, srilm (NBestList1.0/2.0 "
+               "or SRILM's own; a file per utterance, or a directory), kaldi (a directory: text + cost files), "
+               "nemo (beam TSV, with --beam-size); auto detects all but nemo.")
+
+
+def _nbest_options(fn):
+    """--refs and --beam-size (rerank and tune)."""
+    fn = click.option("--beam-size", type=click.IntRange(min=1), default=None,
+                      help="Hypotheses per utterance of a NeMo beam TSV (--format nemo).")(fn)
+    fn = click.option("--refs", type=click.Path(exists=True, dir_okay=False), default=None,
+                      help="References, Kaldi text format (UTT w1 w2 ...), for formats that carry none.")(fn)
+    return fn
 AM_HELP = "First-pass score: a field, or a weighted sum of fields, e.g. decoder=0.6,ctc=0.4  [default: score]"
 
 
@@ -83,8 +94,9 @@ def _other_lms(specs, tuned: dict) -> list[tuple[str, float]]:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write here (atomically) instead of stdout.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per utterance.")
 @click.option("--all", "all_hyps", is_flag=True, help="Every hypothesis, best first, with first-pass, LM and total scores.")
+@_nbest_options
 @handle_errors
-def rerank(model, nbest, fmt, am, lm_weight, word_bonus, weights_file, lms, output, as_json, all_hyps):
+def rerank(model, nbest, fmt, am, lm_weight, word_bonus, weights_file, lms, output, as_json, all_hyps, refs, beam_size):
     """Rerank the n-best lists of NBEST with MODEL: total = first_pass + α·LM + β·words.
 
     One line per utterance: utt_id, rank_before (the chosen hypothesis's place in the input list),
@@ -112,8 +124,8 @@ def rerank(model, nbest, fmt, am, lm_weight, word_bonus, weights_file, lms, outp
     report = rr.Report(alpha, beta, weights)
     progress, bar = _progress("reranking")
     start = time.perf_counter()
-    for scored in rr.score_nbest(lm, read_nbest(nbest, fmt, required=am_weights), am_weights, progress=progress,
-                                 others=other_models):
+    for scored in rr.score_nbest(lm, read_nbest(nbest, fmt, required=am_weights, refs=refs, beam_size=beam_size),
+                                 am_weights, progress=progress, others=other_models):
         report.add(scored)
         rec = rr.record(scored, alpha, beta, all_hyps, weights)
         if as_json:
@@ -151,8 +163,10 @@ def rerank(model, nbest, fmt, am, lm_weight, word_bonus, weights_file, lms, outp
                    "test; best: the in-sample optimum.")
 @click.option("--significance", type=click.FloatRange(0, 1, min_open=True), default=0.05, show_default=True,
               help="The sign test's level for --rule significant.")
+@_nbest_options
 @handle_errors
-def tune(model, nbest, fmt, am, output, lm_weights, word_bonuses, lms, other_weights, folds, rule, significance):
+def tune(model, nbest, fmt, am, output, lm_weights, word_bonuses, lms, other_weights, folds, rule, significance, refs,
+         beam_size):
     """Tune α (LM weight), β (word bonus) and the --lm weights for the lowest WER on a tune NBEST file.
 
     One LM: a grid over (α, β); with --lm, a coordinate search from the grid's best point. LM scores
@@ -174,8 +188,8 @@ def tune(model, nbest, fmt, am, output, lm_weights, word_bonuses, lms, other_wei
     other_models = [load_model(p) for p in lms]
     progress, bar = _progress("scoring")
     start = time.perf_counter()
-    scored = list(rr.score_nbest(lm, read_nbest(nbest, fmt, required=am_weights), am_weights, progress=progress,
-                                 others=other_models))
+    scored = list(rr.score_nbest(lm, read_nbest(nbest, fmt, required=am_weights, refs=refs, beam_size=beam_size),
+                                 am_weights, progress=progress, others=other_models))
     bar.close()
     scoring_s = time.perf_counter() - start
     table = rr.Table(scored)
