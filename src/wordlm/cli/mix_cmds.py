@@ -30,12 +30,14 @@ def _weights(value):
               help="Held-out text: choose the weights by EM (SRILM's compute-best-mix), starting from --weights or uniform.")
 @click.option("--oov", type=click.Choice(["unk", "skip"]), default="unk", show_default=True,
               help="How OOVs count in the held-out perplexity EM minimises (as score --oov).")
+@click.option("--context-tokens", type=click.IntRange(0, 4096), default=0, show_default=True, metavar="N",
+              help="Running text for the held-out perplexity, as perplexity --context-tokens N.")
 @click.option("--max-iterations", type=click.IntRange(1, 10_000), default=100, show_default=True,
               help="EM iterations at most.")
 @click.option("--tolerance", type=click.FloatRange(0, 1), default=1e-6, show_default=True,
               help="Stop EM when the held-out perplexity changes by less than this (relative).")
 @handle_errors
-def mix(components, output, weights, tune_on, oov, max_iterations, tolerance):
+def mix(components, output, weights, tune_on, oov, context_tokens, max_iterations, tolerance):
     """Write a mixture of COMPONENT... (wordlm model directories, word or character; KenLM ARPA or binary
     files) to -o MIX.json: p(w | h) = Σ weight_i · p_i(w | h) per word. Any command that takes a MODEL
     takes MIX.json. Paths are stored relative to the mixture file's folder.
@@ -60,7 +62,11 @@ def mix(components, output, weights, tune_on, oov, max_iterations, tolerance):
         from wordlm.text import read_lines
 
         lines = [t for _, t in read_lines(tune_on)]
-        lp = heldout_logprobs(mixture, lines, oov=oov)
+        if context_tokens:
+            from wordlm.running_text import check_context
+
+            check_context(mixture, True, context_tokens)
+        lp = heldout_logprobs(mixture, lines, oov=oov, context_tokens=context_tokens)
         log(f"EM on {tune_on}: {lp.shape[0]} tokens, {len(components)} components")
 
         def report(it, ppl, w):
@@ -68,7 +74,7 @@ def mix(components, output, weights, tune_on, oov, max_iterations, tolerance):
 
         result = em_weights(lp, start, max_iterations, tolerance, report)
         final = result.weights
-        tuned = {"on": str(tune_on), "oov": oov, "tokens": result.tokens, "iterations": result.iterations,
+        tuned = {"on": str(tune_on), "oov": oov, "context_tokens": context_tokens, "tokens": result.tokens, "iterations": result.iterations,
                  "ppl": result.perplexities[-1], "ppl_start": result.perplexities[0]}
     else:
         final = list(mixture.weights)

@@ -37,12 +37,24 @@ class EMResult:
                 "tokens": self.tokens, "ppl_by_iteration": self.perplexities}
 
 
-def heldout_logprobs(mixture, lines, bos=True, eos=True, oov="unk", batch: int = 1024) -> np.ndarray:
-    """<float64>[tokens, components]: ln p_i of every counted held-out token (the mixture's rule applied)."""
+def heldout_logprobs(mixture, lines, bos=True, eos=True, oov="unk", batch: int = 1024,
+                     context_tokens: int = 0) -> np.ndarray:
+    """<float64>[tokens, components]: ln p_i of every counted held-out token (the mixture's rule applied).
+
+    `context_tokens` > 0: running text, as `perplexity --context-tokens` reads it (recurrent word
+    components read each line after the previous ones; the others each line alone)."""
+    from wordlm.running_text import RunningContext
+    from wordlm.vocab import BOS, BOS_ID
+
     columns = [[] for _ in mixture.components]
+    running = RunningContext(context_tokens) if context_tokens else None
     for lo in range(0, len(lines), batch):
         part = [mixture.tokens(t) for t in lines[lo : lo + batch]]
-        per_component, _ = mixture.component_token_logprobs(part, bos, eos)
+        contexts = None
+        if running is not None:
+            contexts = [[BOS if i == BOS_ID else mixture.vocab.id_to_token[i] for i in running.before(mixture.vocab.encode(w))]
+                        for w in part]
+        per_component, _ = mixture.component_token_logprobs(part, bos, eos, contexts)
         for k, words in enumerate(part):
             keep = ~np.isnan(per_component[0][k])
             if oov == "skip":
