@@ -28,6 +28,10 @@ def _weights(value):
               help="One weight per component, non-negative, summing to 1  [default: uniform, or EM with --tune-on]")
 @click.option("--tune-on", "tune_on", type=click.Path(allow_dash=True), metavar="TEXT",
               help="Held-out text: choose the weights by EM (SRILM's compute-best-mix), starting from --weights or uniform.")
+@click.option("--tokenizer", type=click.Choice(["keras", "whitespace"]), default=None,
+              help="How text splits into the mixture's words  [default: the wordlm word models', else whitespace]")
+@click.option("--lower/--no-lower", default=None,
+              help="Lower-case the text first  [default: as the tokenizer: keras lower-cases, whitespace does not]")
 @click.option("--oov", type=click.Choice(["unk", "skip"]), default="unk", show_default=True,
               help="How OOVs count in the held-out perplexity EM minimises (as score --oov).")
 @click.option("--context-tokens", type=click.IntRange(0, 4096), default=0, show_default=True, metavar="N",
@@ -37,7 +41,7 @@ def _weights(value):
 @click.option("--tolerance", type=click.FloatRange(0, 1), default=1e-6, show_default=True,
               help="Stop EM when the held-out perplexity changes by less than this (relative).")
 @handle_errors
-def mix(components, output, weights, tune_on, oov, context_tokens, max_iterations, tolerance):
+def mix(components, output, weights, tune_on, tokenizer, lower, oov, context_tokens, max_iterations, tolerance):
     """Write a mixture of COMPONENT... (wordlm model directories, word or character; KenLM ARPA or binary
     files) to -o MIX.json: p(w | h) = Σ weight_i · p_i(w | h) per word. Any command that takes a MODEL
     takes MIX.json. Paths are stored relative to the mixture file's folder.
@@ -56,6 +60,11 @@ def mix(components, output, weights, tune_on, oov, context_tokens, max_iteration
     if "wordlm" in kinds:
         import_tensorflow()
     mixture = mx.build(components, start, where="mix")
+    if tokenizer is not None or lower is not None:
+        from wordlm.text import Tokenizer
+
+        mode = tokenizer or mixture.tokenizer.mode
+        mixture.tokenizer = Tokenizer(mode, (mode == "keras") if lower is None else lower)
     tuned = None
     if tune_on:
         from wordlm.mixture.em import em_weights, heldout_logprobs
