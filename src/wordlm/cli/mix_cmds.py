@@ -21,7 +21,7 @@ def _weights(value):
         raise click.BadParameter(f"expected comma-separated numbers (e.g. 0.6,0.4), got {value!r}") from None
 
 
-@cli.command(epilog="Example: wordlm mix ptb-model kn5.arpa -o mix.json --tune-on ../shared/data/ptb/ptb.valid.txt")
+@cli.command(epilog="Example: wordlm mix rhyme tiny.arpa -o mix.json --tune-on heldout.txt")
 @click.argument("components", nargs=-1, required=True, metavar="COMPONENT...")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The mixture file to write (MIX.json).")
 @click.option("--weights", callback=lambda c, p, v: _weights(v), metavar="W1,W2,...",
