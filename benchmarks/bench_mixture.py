@@ -49,8 +49,11 @@ def speed(args) -> None:
         print(json.dumps({"config": name, "median_s": round(med[name], 3), "all_s": [round(x, 3) for x in times[name]],
                           "ppl": round(ppl[name], 3), "lines": len(lines)}), flush=True)
     names = list(configs)
+    per_round = [m / (a + b) for a, b, m in zip(*(times[n] for n in names))]  # side by side, each round
     print(json.dumps({"config": "ratio mixture / (model + n-gram)",
-                      "ratio": round(med[names[2]] / (med[names[0]] + med[names[1]]), 3),
+                      "ratio_of_medians": round(med[names[2]] / (med[names[0]] + med[names[1]]), 3),
+                      "ratio_per_round": [round(r, 3) for r in per_round],
+                      "median_ratio": round(statistics.median(per_round), 3),
                       "load_average_1min": round(os.getloadavg()[0], 2), "cores": os.cpu_count()}), flush=True)
 
 
