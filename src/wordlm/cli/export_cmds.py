@@ -28,6 +28,11 @@ def export(model, out_dir, top, overwrite):
 
     check_destination(out_dir, overwrite)  # before the (slower) model load
     lm = load_model(model)
+    if hasattr(lm, "components"):
+        from wordlm.errors import InputError
+
+        raise InputError(f"{model}: a mixture (or an n-gram file) cannot be exported as a SavedModel: its "
+                         "components are not one network; export a wordlm model directory")
 
     summary = run_export(lm, out_dir, top=top, overwrite=overwrite)
     for line in describe(summary["top"]):
