@@ -111,7 +111,9 @@ def files(tmp_path_factory):
 
     d = tmp_path_factory.mktemp("lms")
     tiny_model("sequence").save(d / "fwd")
-    tiny_model("sequence", epochs=10, units=8).save(d / "small")
+    from test_mixture import ARPA  # a hand-written bigram model: the second LM, no training needed
+
+    (d / "small.arpa").write_text(ARPA)
     utts = [{"utt_id": f"u{i}", "ref": ref, "hyps": [{"text": bad, "score": -1.0}, {"text": ref, "score": -1.1}]}
             for i, (ref, bad) in enumerate([("jack and jill went up the hill", "jack and jill want up the hill"),
                                             ("to fetch a pail of water", "to fetch a pale of water"),
@@ -122,19 +124,20 @@ def files(tmp_path_factory):
 
 
 def test_tune_and_rerank_with_several_lms(files):
+    pytest.importorskip("kenlm", reason="the second LM is an ARPA file (pip install 'wordlm[ngram]')")
     d, runner = files, CliRunner()
     from wordlm.cli import cli
 
-    r = runner.invoke(cli, ["tune", str(d / "fwd"), str(d / "nb.jsonl"), "--lm", str(d / "small"), "--rule", "best",
+    r = runner.invoke(cli, ["tune", str(d / "fwd"), str(d / "nb.jsonl"), "--lm", str(d / "small.arpa"), "--rule", "best",
                             "--lm-weights", "0:1:0.5", "--word-bonuses", "0", "--folds", "2", "-o", str(d / "t.json")])
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
-    assert out["lms"][0]["path"] == str(d / "small") and "coordinate search" in r.stderr
+    assert out["lms"][0]["path"] == str(d / "small.arpa") and "coordinate search" in r.stderr
     assert "2-fold cross-validation" in r.stderr and out["generalisation"]["folds"] == 2
     # rerank takes the other LM's weight from the tuned file, or from --lm PATH=W
     a = runner.invoke(cli, ["rerank", str(d / "fwd"), str(d / "nb.jsonl"), "--weights", str(d / "t.json"), "--json"])
     b = runner.invoke(cli, ["rerank", str(d / "fwd"), str(d / "nb.jsonl"), "--lm-weight", str(out["lm_weight"]),
-                            "--word-bonus", "0", "--lm", f"{d / 'small'}={out['lms'][0]['weight']}", "--json"])
+                            "--word-bonus", "0", "--lm", f"{d / 'small.arpa'}={out['lms'][0]['weight']}", "--json"])
     assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
     assert a.stdout == b.stdout and "lms" in json.loads(a.stdout.splitlines()[0])
-    assert f"*LM[{d / 'small'}]" in a.stderr
+    assert f"*LM[{d / 'small.arpa'}]" in a.stderr
