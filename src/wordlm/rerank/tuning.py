@@ -126,8 +126,8 @@ def tune(scored, lm_weights: np.ndarray, word_bonuses: np.ndarray, other_grid: n
     One LM: a grid search over (α, β). Ties (common on small tune sets) go to the point whose 3×3
     grid neighbourhood has the fewest errors on average (the middle of a flat optimum, less
     sensitive to the exact weights), then the smaller α, then the smaller |β|.
-    Several LMs (`Scored.others`, from `--lm`): that grid with the other LMs at weight 0, then a
-    coordinate search (as SRILM's `nbest-optimize` searches several weights): each weight in turn
+    Several LMs (`Scored.others`, from `--lm`): the best of that grid (the other LMs at weight 0)
+    and of each other LM's own (α_k, β) grid (the others at 0) is the start of a coordinate search (as SRILM's `nbest-optimize` searches several weights): each weight in turn
     (α, β, α_1 … α_K) is set to the value of its grid (`other_grid` for the α_k) with the fewest
     errors, the others held, until a round changes nothing (at most `max_rounds`). A weight moves
     only for strictly fewer errors, and among equal ones to the smallest |value|, so the search
@@ -149,6 +149,14 @@ def tune(scored, lm_weights: np.ndarray, word_bonuses: np.ndarray, other_grid: n
         point = [a, b] + [0.0] * table.num_others
         grids = [lm_weights, word_bonuses] + [other_grid] * table.num_others
         best = table.errors(point[0], point[1], point[2:])
+        for k in range(table.num_others):  # also start from each other LM's own (α_k, β) grid, α = 0
+            for w in other_grid:
+                for bb in word_bonuses:
+                    others_k = [0.0] * table.num_others
+                    others_k[k] = float(w)
+                    e = table.errors(0.0, float(bb), others_k)
+                    if e < best:
+                        best, point = e, [0.0, float(bb), *others_k]
         for rounds in range(1, max_rounds + 1):
             moved = False
             for c, values in enumerate(grids):
