@@ -97,10 +97,17 @@ def test_rerank_all_json_is_a_valid_nbest_file(runner, model_dir, nbest, tmp_pat
 
 def test_tune_then_rerank_with_weights(runner, model_dir, nbest, tmp_path):
     tuned = tmp_path / "tuned.json"
+    # three utterances cannot make a gain significant: by default the first pass is kept
+    default = runner.invoke(cli, ["tune", model_dir, nbest, "--lm-weights", "0:1:0.25", "--word-bonuses", "-1:1:0.5"])
+    assert default.exit_code == 0, default.output
+    kept = json.loads(default.stdout)
+    assert (kept["lm_weight"], kept["word_bonus"]) == (0.0, 0.0) and kept["wer"] == kept["first_pass_wer"]
+    assert kept["generalisation"]["kept"] is False and "sign test" in default.stderr and "p = " in default.stderr
     result = runner.invoke(cli, ["tune", model_dir, nbest, "-o", str(tuned), "--lm-weights", "0:1:0.25",
-                                 "--word-bonuses", "-1:1:0.5"])
+                                 "--word-bonuses", "-1:1:0.5", "--rule", "best"])
     assert result.exit_code == 0, result.output
     best = json.loads(result.stdout)
+    assert (best["lm_weight"], best["word_bonus"]) == (best["in_sample"]["lm_weight"], best["in_sample"]["word_bonus"])
     saved = json.loads(tuned.read_text())
     assert {k: saved[k] for k in best} == best and saved["grid"]["lm_weights"] == [0, 0.25, 0.5, 0.75, 1.0]
     assert best["am"] == "score=1" and best["first_pass_wer"] >= best["wer"] >= best["oracle_wer"]

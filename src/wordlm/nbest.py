@@ -12,8 +12,9 @@ them.
 | `hyporadise` | a JSON list of `{"id"?, "input": [texts], "output"?: ref, "am_score"|"score": [floats]}` (the list of scores becomes the field `score`, also kept under its own name) |
 | `mlm`        | mlm-scoring's JSON dict `{utt: {"ref"?: text or {"text"}, "hyp_1": {"score", "text"}, ...}}` (hypotheses in `hyp_N` number order) |
 | `tsv`        | `utt_id<TAB>score<TAB>text`, one hypothesis per line, an utterance's lines together (an optional header line `utt_id<TAB>score<TAB>text` is skipped) |
+| `srilm`, `kaldi`, `nemo` | SRILM's NBestList1.0/2.0 and its own format (a file per utterance, or a directory), a Kaldi n-best directory (`text` + cost files), NeMo's beam TSV: see `nbest_formats.py` |
 
-`auto` looks at the first line: `[` → hyporadise; a JSON object with `"hyps"` or `"utt_id"` → jsonl; another
+`auto` looks at the first line: an `NBestList` header → srilm; a directory → kaldi (with a `text` file) or srilm; `[` → hyporadise; a JSON object with `"hyps"` or `"utt_id"` → jsonl; another
 `{` → mlm; a line with tabs → tsv. JSON lines and TSV are read incrementally (constant memory);
 the two whole-file JSON formats are parsed at once. Files may be gzipped (`.gz`) or `-` (stdin).
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
@@ -37,7 +39,7 @@ from wordlm.errors import InputError, where
 from wordlm.jsonfile import parse
 from wordlm.text import read_lines
 
-FORMATS = ("auto", "jsonl", "hyporadise", "mlm", "tsv")
+FORMATS = ("auto", "jsonl", "hyporadise", "mlm", "tsv", "srilm", "kaldi", "nemo")
 
 
 @dataclass
@@ -55,12 +57,41 @@ class Utterance:
     ref: str | None = None
 
 
-def read_nbest(path, fmt: str = "auto", required: Iterable[str] = ("score",)) -> Iterator[Utterance]:
-    """Yield the utterances of an n-best file in file order, validated (see the module docstring)."""
+def read_nbest(path, fmt: str = "auto", required: Iterable[str] = ("score",), refs=None,
+               beam_size: int | None = None) -> Iterator[Utterance]:
+    """Yield the utterances of an n-best file in file order, validated (see the module docstring).
+
+    `refs`: a references file (Kaldi `text` format, `UTT w1 w2 …`) or a dict, for utterances that
+    have none in the n-best file; `beam_size`: hypotheses per utterance of the `nemo` format.
+    The SRILM, Kaldi and NeMo formats are read by `nbest_formats.py`.
+    """
     if fmt not in FORMATS:
         raise InputError(f"unknown n-best format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    required = tuple(required)
+    if refs is not None and not isinstance(refs, dict):
+        from wordlm.nbest_formats import read_refs
+
+        refs = read_refs(refs)
+    utterances = _read(path, fmt, tuple(required), beam_size)
+    if refs is None:
+        yield from utterances
+        return
+    for utt in utterances:
+        if utt.ref is None:
+            utt.ref = refs.get(utt.utt_id)
+        yield utt
+
+
+def _read(path, fmt, required, beam_size) -> Iterator[Utterance]:
+    from wordlm import nbest_formats as other
+
     name = where(path)
+    if fmt == "auto" and other.is_directory(path):
+        fmt = "kaldi" if os.path.isfile(os.path.join(path, "text")) else "srilm"
+    if fmt in ("srilm", "kaldi", "nemo"):
+        source = (other.read_srilm(path) if fmt == "srilm" else other.read_kaldi(path) if fmt == "kaldi"
+                  else other.read_nemo(path, beam_size))
+        yield from _validated(name, source, required)
+        return
     lines = read_lines(path)
     head = []  # lines up to the first non-blank one
     for number, text in lines:
@@ -71,7 +102,9 @@ def read_nbest(path, fmt: str = "auto", required: Iterable[str] = ("score",)) ->
         raise InputError(f"{name}: empty n-best file")
     if fmt == "auto":
         fmt = _detect(name, head[-1][1])
-    seen: dict[str, str] = {}
+    if fmt == "srilm":
+        yield from _validated(name, other.read_srilm(path), required)
+        return
     source = ((n, t) for n, t in _chain(head, lines) if t.strip())
     if fmt == "jsonl":
         utterances = _read_jsonl(name, source)
@@ -81,8 +114,15 @@ def read_nbest(path, fmt: str = "auto", required: Iterable[str] = ("score",)) ->
         text = "\n".join(t for _, t in _chain(head, lines))
         data = parse(text, f"{name}: the {fmt} n-best format")
         utterances = _read_hyporadise(name, data) if fmt == "hyporadise" else _read_mlm(name, data)
+    yield from _validated(name, utterances, required)
+
+
+def _validated(name, utterances, required) -> Iterator[Utterance]:
+    seen: dict[str, str] = {}
     count = 0
     for place, utt in utterances:
+        if not utt.hyps:
+            raise InputError(f"{name}: {place}: no hypotheses")
         if utt.utt_id in seen:
             raise InputError(f"{name}: {place}: duplicate utterance id {utt.utt_id!r} (first at {seen[utt.utt_id]})")
         seen[utt.utt_id] = place
@@ -110,6 +150,8 @@ def _chain(head, rest):
 
 def _detect(name: str, line: str) -> str:
     s = line.lstrip()
+    if s.startswith("NBestList1.0") or s.startswith("NBestList2.0"):
+        return "srilm"
     if s.startswith("["):
         return "hyporadise"
     if s.startswith("{"):

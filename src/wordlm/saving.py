@@ -170,11 +170,18 @@ def read_config(directory) -> dict:
 
 
 def load(directory) -> LanguageModel:
-    """Load a model directory saved by `save`; raises ModelError for anything wrong with it.
+    """Load a model directory saved by `save` (or a mixture file written by `wordlm mix`: a
+    `Mixture`, which answers the same methods); raises ModelError for anything wrong with it.
 
     A save running at the same time replaces `wordlm.json` and then removes the weights file it
     named: when the file read is gone or changes underneath, `wordlm.json` is read again (a few
     times), so the model loaded is the old one or the new one, never a mix."""
+    from wordlm.mixture.file import is_mixture_file
+
+    if is_mixture_file(directory):
+        from wordlm.mixture import load_mixture
+
+        return load_mixture(directory)
     for attempt in range(5):
         named = _weights_file_named(Path(directory))
         try:

@@ -31,4 +31,4 @@ def main():
 
 
 # Command modules register themselves on `cli` when imported.
-from wordlm.cli import decode_cmds, export_cmds, rerank_cmds, score_cmds, serve_cmds, train_cmds  # noqa: E402,F401
+from wordlm.cli import decode_cmds, export_cmds, mix_cmds, rerank_cmds, score_cmds, serve_cmds, train_cmds  # noqa: E402,F401,E501

@@ -27,6 +27,11 @@ def export(model, out_dir, top, overwrite):
 
     check_destination(out_dir, overwrite, model_dir=model)  # before TensorFlow starts
     lm = load_model(model)
+    if hasattr(lm, "components"):
+        from wordlm.errors import InputError
+
+        raise InputError(f"{model}: a mixture (or an n-gram file) cannot be exported as a SavedModel: its "
+                         "components are not one network; export a wordlm model directory")
     import_tensorflow()
     from wordlm.export import describe
     from wordlm.export import export as run_export

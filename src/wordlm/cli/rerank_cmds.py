@@ -18,7 +18,18 @@ from wordlm.cli.common import echo_json, handle_errors, load_model, log
 from wordlm.jsonfile import dumps
 from wordlm.nbest import FORMATS
 
-FORMAT_HELP = "N-best format: jsonl, hyporadise (JSON list), mlm (mlm-scoring dict), tsv; auto detects."
+FORMAT_HELP = ("N-best format: jsonl, hyporadise (JSON list), mlm (mlm-scoring dict), tsv, srilm (NBestList1.0/2.0 "
+               "or SRILM's own; a file per utterance, or a directory), kaldi (a directory: text + cost files), "
+               "nemo (beam TSV, with --beam-size); auto detects all but nemo.")
+
+
+def _nbest_options(fn):
+    """--refs and --beam-size (rerank and tune)."""
+    fn = click.option("--beam-size", type=click.IntRange(min=1), default=None,
+                      help="Hypotheses per utterance of a NeMo beam TSV (--format nemo).")(fn)
+    fn = click.option("--refs", type=click.Path(exists=True, dir_okay=False), default=None,
+                      help="References, Kaldi text format (UTT w1 w2 ...), for formats that carry none.")(fn)
+    return fn
 AM_HELP = "First-pass score: a field, or a weighted sum of fields, e.g. decoder=0.6,ctc=0.4  [default: score]"
 
 
@@ -56,6 +67,27 @@ def _output(path):
     return emit, finish
 
 
+def _other_lms(specs, tuned: dict) -> list[tuple[str, float]]:
+    """`--lm PATH[=W]` as (path, weight); a weight not given comes from the tuned-weights file's
+    `lms` (same path), else 1. Without --lm, the tuned file's own `lms` are used."""
+    from wordlm.errors import InputError
+
+    from_file = {str(x.get("path")): float(x.get("weight", 1.0)) for x in tuned.get("lms") or [] if isinstance(x, dict)}
+    if not specs:
+        return list(from_file.items())
+    out = []
+    for spec in specs:
+        path, sep, weight = spec.rpartition("=") if "=" in spec else (spec, "", "")
+        if not sep:
+            path = spec
+        try:
+            w = float(weight) if sep else from_file.get(path, 1.0)
+        except ValueError:
+            raise InputError(f"--lm {spec!r}: weight {weight!r} is not a number (expected LM=WEIGHT)") from None
+        out.append((path, w))
+    return out
+
+
 @cli.command(epilog="Example: wordlm rerank rhyme nb.jsonl --weights tuned.json")
 @click.argument("model", type=click.Path())
 @click.argument("nbest", type=click.Path(allow_dash=True))
@@ -64,11 +96,15 @@ def _output(path):
 @click.option("--lm-weight", type=float, default=None, help="α, the LM's weight  [default: 1, or from --weights]")
 @click.option("--word-bonus", type=float, default=None, help="β, added per word  [default: 0, or from --weights]")
 @click.option("--weights", "weights_file", type=click.Path(), default=None, help="Tuned weights JSON from `wordlm tune`.")
+@click.option("--lm", "lms", multiple=True, metavar="LM[=WEIGHT]",
+              help="Another LM (model directory, MIX.json, ARPA or KenLM binary) whose log-probability joins the "
+                   "total with its own weight (log-linear; repeatable)  [default weight: from --weights, else 1]")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write here (atomically) instead of stdout.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per utterance.")
 @click.option("--all", "all_hyps", is_flag=True, help="Every hypothesis, best first, with first-pass, LM and total scores.")
+@_nbest_options
 @handle_errors
-def rerank(model, nbest, fmt, am, lm_weight, word_bonus, weights_file, output, as_json, all_hyps):
+def rerank(model, nbest, fmt, am, lm_weight, word_bonus, weights_file, lms, output, as_json, all_hyps, refs, beam_size):
     """Rerank the n-best lists of NBEST with MODEL: total = first_pass + α·LM + β·words.
 
     One line per utterance: utt_id, rank_before (the chosen hypothesis's place in the input list),
@@ -86,16 +122,20 @@ def rerank(model, nbest, fmt, am, lm_weight, word_bonus, weights_file, output, a
     am_weights = rr.parse_am(am)
     alpha = lm_weight if lm_weight is not None else float(tuned.get("lm_weight", 1.0))
     beta = word_bonus if word_bonus is not None else float(tuned.get("word_bonus", 0.0))
+    others = _other_lms(lms, tuned)
     lm = load_model(model)
-    log(f"reranking {nbest}: total = first_pass({rr.format_am(am_weights)}) + {alpha:g}*LM + {beta:g}*words")
+    other_models = [load_model(p) for p, _ in others]
+    weights = tuple(w for _, w in others)
+    extra = "".join(f" + {w:g}*LM[{p}]" for p, w in others)
+    log(f"reranking {nbest}: total = first_pass({rr.format_am(am_weights)}) + {alpha:g}*LM{extra} + {beta:g}*words")
     emit, finish = _output(output)
-    report = rr.Report(alpha, beta)
-    utterances = list(read_nbest(nbest, fmt, required=am_weights))
+    report = rr.Report(alpha, beta, weights)
+    utterances = list(read_nbest(nbest, fmt, required=am_weights, refs=refs, beam_size=beam_size))
     progress, bar = _progress("reranking", utterances)
     start = time.perf_counter()
-    for scored in rr.score_nbest(lm, utterances, am_weights, progress=progress):
+    for scored in rr.score_nbest(lm, utterances, am_weights, progress=progress, others=other_models):
         report.add(scored)
-        rec = rr.record(scored, alpha, beta, all_hyps)
+        rec = rr.record(scored, alpha, beta, all_hyps, weights)
         if as_json:
             emit(dumps(rec))
         elif all_hyps:
@@ -119,13 +159,31 @@ def rerank(model, nbest, fmt, am, lm_weight, word_bonus, weights_file, output, a
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the tuned weights JSON here (atomically).")
 @click.option("--lm-weights", default="0:2:0.05", show_default=True, help="α grid, LO:HI:STEP (or one value).")
 @click.option("--word-bonuses", default="-2:2:0.25", show_default=True, help="β grid, LO:HI:STEP (or one value).")
+@click.option("--lm", "lms", multiple=True, metavar="LM",
+              help="Another LM (model directory, MIX.json, ARPA or KenLM binary) with a weight of its own, tuned "
+                   "with α and β by coordinate search (repeatable).")
+@click.option("--other-weights", default=None, metavar="LO:HI:STEP",
+              help="Grid of the --lm weights in the coordinate search  [default: the --lm-weights grid]")
+@click.option("--folds", type=click.IntRange(min=0, max=1000), default=5, show_default=True,
+              help="Cross-validate: tune on K-1 folds of the utterances, measure on the held-out one (0: off).")
+@click.option("--rule", type=click.Choice(["significant", "best"]), default="significant", show_default=True,
+              help="significant: keep the first pass (all weights 0) unless the cross-validated gain passes a sign "
+                   "test; best: the in-sample optimum.")
+@click.option("--significance", type=click.FloatRange(0, 1, min_open=True), default=0.05, show_default=True,
+              help="The sign test's level for --rule significant.")
+@_nbest_options
 @handle_errors
-def tune(model, nbest, fmt, am, output, lm_weights, word_bonuses):
-    """Grid-search α (LM weight) and β (word bonus) for the lowest WER on a tune NBEST file.
+def tune(model, nbest, fmt, am, output, lm_weights, word_bonuses, lms, other_weights, folds, rule, significance, refs,
+         beam_size):
+    """Tune α (LM weight), β (word bonus) and the --lm weights for the lowest WER on a tune NBEST file.
 
-    LM scores are computed once per hypothesis and reused for every grid point. Prints the best
-    weights as one JSON line ({"lm_weight","word_bonus","wer","first_pass_wer","oracle_wer",...}),
-    writes them to -o for `wordlm rerank --weights`; the table and a plot of WER against α go to stderr.
+    One LM: a grid over (α, β); with --lm, a coordinate search from the grid's best point. LM scores
+    are computed once per hypothesis and reused everywhere. --folds K cross-validates; by default
+    (--rule significant) the weights are kept only when the cross-validated gain over the first
+    pass is significant by a sign test across utterances (p printed), else all weights are 0.
+    Prints the chosen weights as one JSON line ({"lm_weight","word_bonus","wer","in_sample",
+    "generalisation",...}), writes them to -o for `wordlm rerank --weights`; the table, a plot of WER
+    against α, the cross-validation and the test go to stderr.
     """
     from wordlm import rerank as rr
     from wordlm.nbest import read_nbest
@@ -133,26 +191,65 @@ def tune(model, nbest, fmt, am, output, lm_weights, word_bonuses):
     am_weights = rr.parse_am(am)
     alphas = rr.parse_range(lm_weights, "--lm-weights")
     betas = rr.parse_range(word_bonuses, "--word-bonuses")
+    others_grid = rr.parse_range(other_weights, "--other-weights") if other_weights else None
     lm = load_model(model)
-    utterances = list(read_nbest(nbest, fmt, required=am_weights))
+    other_models = [load_model(p) for p in lms]
+    utterances = list(read_nbest(nbest, fmt, required=am_weights, refs=refs, beam_size=beam_size))
     progress, bar = _progress("scoring", utterances)
     start = time.perf_counter()
-    scored = list(rr.score_nbest(lm, utterances, am_weights, progress=progress))
+    scored = list(rr.score_nbest(lm, utterances, am_weights, progress=progress, others=other_models))
     bar.close()
     scoring_s = time.perf_counter() - start
-    result = rr.tune(scored, alphas, betas)
+    table = rr.Table(scored)
+    search = lambda t: rr.tune(t, alphas, betas, others_grid)  # noqa: E731
+    result = search(table)
+    check = rr.generalise(table, result, search, folds, rule, significance)
     grid_s = time.perf_counter() - start - scoring_s
-    summary = {**result.to_json(), "am": rr.format_am(am_weights), "model": str(model), "nbest": str(nbest)}
+    in_sample = result.to_json()
+    chosen = {"lm_weight": result.lm_weight, "word_bonus": result.word_bonus,
+              "other_weights": list(result.other_weights)} if check.kept else \
+             {"lm_weight": 0.0, "word_bonus": 0.0, "other_weights": [0.0] * len(lms)}
+    wer = in_sample["wer"] if check.kept else in_sample["first_pass_wer"]
+    summary = {**in_sample, "lm_weight": chosen["lm_weight"], "word_bonus": chosen["word_bonus"], "wer": wer,
+               "in_sample": {"lm_weight": result.lm_weight, "word_bonus": result.word_bonus,
+                             "wer": in_sample["wer"], **({"other_weights": in_sample["other_weights"]} if lms else {})},
+               "generalisation": check.to_json(),
+               "am": rr.format_am(am_weights), "model": str(model), "nbest": str(nbest)}
+    summary.pop("other_weights", None)
+    if lms:
+        summary["lms"] = [{"path": str(p), "weight": float(w)} for p, w in zip(lms, chosen["other_weights"])]
     for line in _tune_table(result, len(scored)):
         log(line)
+    for line in _generalisation_lines(check, result, lms):
+        log(line)
     log(f"scored {sum(len(s.utt.hyps) for s in scored)} hypotheses in {scoring_s:.1f} s; "
-        f"{len(alphas) * len(betas)} grid points in {grid_s:.1f} s")
+        f"tuning, {check.folds} folds and the test in {grid_s:.1f} s")
     if output:
         from wordlm.saving import write_atomic
 
         write_atomic(output, (json.dumps(summary, indent=1) + "\n").encode("utf-8"))
         log(f"wrote {output}")
     echo_json({k: v for k, v in summary.items() if k != "grid"})
+
+
+def _generalisation_lines(check, result, lms) -> list[str]:
+    out = []
+    if result.other_weights:
+        out.append("coordinate search (" + ", ".join(f"{p} {w:g}" for p, w in zip(lms, result.other_weights))
+                   + f"): {result.search_rounds} rounds")
+    if check.folds:
+        out.append(f"{check.folds}-fold cross-validation: WER {check.wer(check.cv_errors):.3f} (in-sample "
+                   f"{check.wer(check.in_sample_errors):.3f}, first pass {check.wer(check.first_pass_errors):.3f})")
+    what = "cross-validated" if check.folds else "in-sample"
+    out.append(f"sign test, {what} choices vs first pass: {check.improved} utterances better, {check.worsened} worse, "
+               f"p = {check.p_value:.3g}")
+    if check.kept:
+        out.append("kept the tuned weights" + (" (--rule best)" if check.rule == "best" else
+                                               f" (gain significant at {check.significance:g})"))
+    else:
+        out.append(f"kept the first pass: all weights 0 (the gain is not significant at {check.significance:g}; "
+                   "--rule best takes the in-sample optimum)")
+    return out
 
 
 def _tune_table(result, utterances: int) -> list[str]:

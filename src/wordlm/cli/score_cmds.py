@@ -105,8 +105,12 @@ def _score_files(lm, paths, options, batch_size, shard, emit=None, context_token
 @_scoring_options
 @click.option("--summary", "summary_path", type=click.Path(dir_okay=False),
               help="Also write the corpus summary as JSON to this file (for perplexity --merge).")
+@click.option("--format", "out_format", type=click.Choice(["text", "srilm"]), default="text", show_default=True,
+              help="srilm: what SRILM's `ngram -ppl -debug 2` prints (per-word p( w | h ) lines, log10; "
+                   "compute-best-mix reads it), all on stdout.")
 @handle_errors
-def score(model, text, as_json, per_token, no_bos, no_eos, oov, base, batch_size, shard, context_tokens, summary_path):
+def score(model, text, as_json, per_token, no_bos, no_eos, oov, base, batch_size, shard, context_tokens, summary_path,
+          out_format):
     """Score each line of TEXT (a path, .gz, or - for stdin; stdin when TEXT is omitted): one output line per input line.
 
     Text output: logprob, words, OOVs, ppl, the line, tab-separated (with --per-token, then
@@ -120,9 +124,13 @@ def score(model, text, as_json, per_token, no_bos, no_eos, oov, base, batch_size
     check_inputs([text])  # before TensorFlow starts: a missing file or folder fails at once
     if summary_path:
         check_output_path(summary_path, "summary")
+    _check_format(out_format, as_json, per_token, base)
     lm = load_model(model)
     options = Options(bos=not no_bos, eos=not no_eos, oov=oov)
     char = lm.tokenizer.mode == "char"
+    if out_format == "srilm":
+        _srilm(lm, [text], options, batch_size, shard, context_tokens, summary_path)
+        return
 
     def emit(s):
         if as_json:
@@ -144,6 +152,33 @@ def score(model, text, as_json, per_token, no_bos, no_eos, oov, base, batch_size
             log(line)
 
 
+def _check_format(out_format, as_json, per_token=False, base="e"):
+    if out_format == "srilm" and (as_json or per_token or base != "e"):
+        raise click.UsageError("--format srilm prints SRILM's own layout (per-word lines, log10): "
+                               "not with --json, --per-token or --base")
+
+
+def _srilm(lm, paths, options, batch_size, shard, context_tokens, summary_path=None):
+    """`ngram -ppl -debug 2` for each file: a block per sentence, then the file's totals."""
+    from wordlm.scoring import srilm
+
+    kind = "mixture" if hasattr(lm, "components") else "wordlm"
+    summaries = []
+    for path in paths:
+        emit = lambda s: click.echo("\n".join(srilm.sentence_lines(s, kind)))  # noqa: E731
+        summary = _score_files(lm, [path], options, batch_size, shard, emit, context_tokens)
+        for line in srilm.summary_lines(summary, "-" if path == "-" else path):
+            click.echo(line)
+        summaries.append(summary)
+    if summary_path:
+        from wordlm.saving import write_atomic
+
+        total = summaries[0]
+        for other in summaries[1:]:
+            total.merge(other)
+        write_atomic(summary_path, (json.dumps(total.to_json()) + "\n").encode())
+
+
 def _token(token, char):
     return "▁" if char and token == " " else token
 
@@ -161,8 +196,10 @@ def _token_value(lp, s, k, base):
 @click.option("--merge", is_flag=True,
               help="TEXT... are summary JSON files (score --summary, perplexity --json): add them up.")
 @_scoring_options
+@click.option("--format", "out_format", type=click.Choice(["text", "srilm"]), default="text", show_default=True,
+              help="srilm: SRILM's `ngram -ppl -debug 2` output (every sentence's per-word lines, then each file's totals).")
 @handle_errors
-def perplexity(model, texts, as_json, merge, no_bos, no_eos, oov, base, batch_size, shard, context_tokens):
+def perplexity(model, texts, as_json, merge, no_bos, no_eos, oov, base, batch_size, shard, context_tokens, out_format):
     """Corpus perplexity of TEXT... (SRILM's `N sentences, W words, O OOVs` / `logprob= ppl= ppl1=`).
 
     ppl = exp(-L / (W - skipped OOVs + S)); ppl1 leaves </s> out of the count. With --merge the
@@ -175,6 +212,12 @@ def perplexity(model, texts, as_json, merge, no_bos, no_eos, oov, base, batch_si
         from wordlm.scoring import merge_summaries
 
         summary = merge_summaries(texts)
+    elif out_format == "srilm":
+        _check_format(out_format, as_json, base=base)
+        check_inputs(texts)
+        _srilm(load_model(model), list(texts), Options(bos=not no_bos, eos=not no_eos, oov=oov), batch_size, shard,
+               context_tokens)
+        return
     else:
         check_inputs(texts)
         lm = load_model(model)

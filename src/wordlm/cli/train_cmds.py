@@ -135,8 +135,22 @@ def train(texts, output, framing, context, tokenizer, lower, no_boundaries, min_
 def info(model, as_json):
     """Describe a saved model: framing, vocabulary, sizes, training corpus, validation perplexity."""
     from wordlm.describe import describe, describe_lines
+    from wordlm.mixture.file import is_mixture_file
     from wordlm.saving import read_config
 
+    if is_mixture_file(model):  # a mixture: its components and weights, as the file says
+        from wordlm.mixture import read
+
+        spec = read(model)
+        if as_json:
+            echo_json(spec.to_json())
+            return
+        click.echo(f"mixture:      {len(spec.components)} components, linear interpolation per word")
+        for c in spec.components:
+            click.echo(f"  {c.weight:<10.6g}  {c.kind:7} {spec.resolve(c)}")
+        if spec.tuned:
+            click.echo(f"tuned:        EM on {spec.tuned.get('on')}: held-out ppl {spec.tuned.get('ppl'):.6g}")
+        return
     summary = describe(read_config(model))
     if as_json:
         echo_json(summary)

@@ -12,6 +12,7 @@ functions read the network's variables, not copies of them.
 | `next_recurrent` | <int32>[B, T] post-padded ids, <int32>[B] lengths → [B, V]                       | recurrent `lm.next_logprobs` |
 | `targets_fixed`  | <int32>[N, L] contexts, <int32>[N] targets → <float32>[N]                        | fixed framings' sentence scores |
 | `targets`        | <int32>[B, T] inputs, [B, T] targets (post-padded), <int32>[B] first scored position → <float32>[scored] | recurrent sentence scores |
+| `targets_pair`   | as `targets`, with a second <int32>[B, T] of other targets → two <float32>[scored] (one softmax) | character components of a mixture (`mixture/components.py`) |
 | `chunk`          | one long stream's next ids, targets, <float32>[1, S] state → (scores, state)      | lines too long for one pass |
 | `read`           | <int32>[T, B] left-padded histories → ([B, V] log-probs, [B, S] states)          | `lm.start`, prompts |
 | `step`           | <int32>[B] ids, [B, S] states → ([B, V], [B, S])                                 | `lm.step`, stepwise decoding |
@@ -96,6 +97,21 @@ def _targets(c: Compiled):
     return targets
 
 
+def _targets_pair(c: Compiled):
+    import tensorflow as tf
+
+    @tf.function(input_signature=[_spec([None, None]), _spec([None, None]), _spec([None, None]), _spec([None])])
+    def targets_pair(x, y, y2, start):
+        # `targets` for two sets of targets at once: the features and the logits are computed once.
+        h = c.net.features(x, masked=False)
+        keep = tf.not_equal(x, 0) & (tf.range(tf.shape(x)[1])[None, :] >= start[:, None])
+        pair = tf.stack([tf.boolean_mask(y, keep), tf.boolean_mask(y2, keep)], axis=1)  # [P, 2]
+        lp = c.net.target_logprobs(tf.boolean_mask(h, keep), pair)
+        return lp[:, 0], lp[:, 1]
+
+    return targets_pair
+
+
 def _chunk(c: Compiled):
     import tensorflow as tf
 
@@ -154,6 +170,6 @@ def _beam(c: Compiled):
 
 _BUILDERS = {
     "next_fixed": _next_fixed, "next_recurrent": _next_recurrent, "targets_fixed": _targets_fixed,
-    "targets": _targets, "chunk": _chunk, "read": _read, "step": _step, "level": _level,
+    "targets": _targets, "targets_pair": _targets_pair, "chunk": _chunk, "read": _read, "step": _step, "level": _level,
     "greedy": _greedy, "beam": _beam,
 }

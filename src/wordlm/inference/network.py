@@ -48,13 +48,15 @@ class Network:
 
     def target_logprobs(self, h, y, rows=None):
         """<float32>[P]: ln p(y[p] | row p) = logit of y[p] − logsumexp of the row's logits, from
-        <float32>[N, units]; with `rows` <int32>[P], target p is scored on row `rows[p]` (rows may
+        <float32>[N, units] (`y` <int32>[N, k]: k targets per row, <float32>[N, k]); with `rows` <int32>[P], target p is scored on row `rows[p]` (rows may
         repeat: each row's logits and logsumexp are computed once)."""
         import tensorflow as tf
 
         logits = self.logits(h)
         lse = tf.reduce_logsumexp(logits, axis=-1)
         if rows is None:
+            if y.shape.rank == 2:  # several targets per row: <int32>[N, k] → <float32>[N, k]
+                return tf.gather(logits, y, axis=1, batch_dims=1) - lse[:, None]
             return tf.gather(logits, y, axis=1, batch_dims=1) - lse
         return tf.gather_nd(logits, tf.stack([rows, y], axis=1)) - tf.gather(lse, rows)
 

@@ -74,6 +74,36 @@ def stream_logprobs(lm, streams: Sequence[Sequence[int]], skips: Sequence[int] |
     return out
 
 
+def stream_logprobs_pair(lm, streams: Sequence[Sequence[int]], alternatives: Sequence[Sequence[int]],
+                         max_batch: int = MAX_BATCH, max_logits: int = MAX_LOGITS) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`stream_logprobs` of a recurrent model with a second target at every position: for each
+    stream s and its alternative a (same length), (<float64>[len(s) - 1] ln p(s[t] | s[:t]),
+    <float64>[len(s) - 1] ln p(a[t] | s[:t])) for t = 1 … len - 1; one softmax per position
+    (`targets_pair`). Used where a scorer needs the probability of a token that was not read
+    (a character model's word boundary: " " or `</s>`)."""
+    if not lm.framing.recurrent:
+        raise InputError("two targets per position need a recurrent model (sequence or char framing)")
+    out: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros(0), np.zeros(0))] * len(streams)
+    steps = [len(s) - 1 for s in streams]
+    rows = [i for i in range(len(streams)) if steps[i] > 0]
+    per_pass = max(1, max_logits // lm.vocab_size)
+    for group in groups(rows, steps, max_batch, per_pass):
+        width = max(steps[i] for i in group)
+        if width > per_pass:
+            raise InputError(f"a line of {width:,} tokens is too long to score in one pass")
+        x = np.zeros((len(group), width), dtype=np.int32)
+        y, y2 = np.zeros_like(x), np.zeros_like(x)
+        for r, i in enumerate(group):
+            x[r, : steps[i]] = streams[i][:-1]
+            y[r, : steps[i]] = streams[i][1:]
+            y2[r, : steps[i]] = alternatives[i][1:]
+        a, b = lm.compiled["targets_pair"](x, y, y2, np.zeros(len(group), dtype=np.int32))
+        a, b = a.numpy().astype(np.float64), b.numpy().astype(np.float64)
+        for i, lo in zip(group, np.cumsum([0, *[steps[i] for i in group[:-1]]])):
+            out[i] = (a[lo : lo + steps[i]], b[lo : lo + steps[i]])
+    return out
+
+
 def groups(rows: Sequence[int], steps: Sequence[int], max_rows: int, max_positions: int):
     """Split stream indices, sorted by length, into forward passes of at most `max_rows` streams and at
     most `max_positions` padded positions (streams × longest); a stream longer than that is alone."""

@@ -2,7 +2,7 @@
 
 The combination (used by `rerank`, `tune` and the reports; tests check the code against it):
 
-    total(h)      = first_pass(h) + α · LM(h) + β · words(h)
+    total(h)      = first_pass(h) + α · LM(h) + Σ_k α_k · LM_k(h) + β · words(h)    (LM_k: `--lm`, log-linear)
     first_pass(h) = Σ_f w_f · h[f]          e.g. `--am decoder=0.6,ctc=0.4`; default {score: 1}
     LM(h)         = ln p(w1 … wn </s> | <s>)   the scorer's sentence log-probability: natural log,
                                                `</s>` predicted and counted, `<s>` never predicted,
@@ -21,7 +21,8 @@ Other framings use `lm.stream_logprobs`, the scorer's path. Both give the same n
 alone (to float32 rounding).
 
 Modules: `formula` (the combination, scored utterances, output records), `trie` (exact LM scores of
-many hypotheses), `report` (the WER report, a text plot), `tuning` (the weight grid, tuned-weight files).
+many hypotheses), `report` (the WER report, a text plot), `tuning` (the weight grid, the coordinate search over several LMs' weights, tuned-weight files),
+`generalise` (cross-validated WER, the sign test and the rule that keeps the first pass unless the gain is significant).
 Not here: file formats (`nbest.py`), the WER alignment (`wer.py`), the command line (`cli/rerank_cmds.py`).
 """
 
@@ -30,10 +31,11 @@ from wordlm.rerank.formula import (
 )
 from wordlm.rerank.report import Report, ascii_plot
 from wordlm.rerank.trie import LMCache, sentence_logprobs, trie_logprobs
-from wordlm.rerank.tuning import TuneResult, parse_range, read_weights, tune, wer_by_alpha
+from wordlm.rerank.generalise import RULES, Generalisation, generalise, sign_test
+from wordlm.rerank.tuning import Table, TuneResult, parse_range, read_weights, tune, wer_by_alpha
 
 __all__ = [
-    "LMCache", "Report", "Scored", "TuneResult", "ascii_plot", "choose", "combine", "first_pass", "format_am",
+    "LMCache", "RULES", "Generalisation", "Report", "Scored", "Table", "TuneResult", "generalise", "sign_test", "ascii_plot", "choose", "combine", "first_pass", "format_am",
     "parse_am", "parse_range", "ranking", "read_weights", "record", "score_nbest", "sentence_logprobs", "trie_logprobs",
     "tune", "wer_by_alpha", "word_count",
 ]

@@ -83,9 +83,14 @@ class Scored:
     lm: np.ndarray  # <float64>[hyps] natural-log sentence log-probabilities
     words: np.ndarray  # <float64>[hyps]
     counts: list[ErrorCounts] | None = None  # per hypothesis, when there is a reference
+    others: np.ndarray | None = None  # <float64>[hyps, K]: the log-probabilities of the other LMs (`--lm`)
 
-    def totals(self, lm_weight: float, word_bonus: float) -> np.ndarray:
-        return combine(self.first_pass, self.lm, self.words, lm_weight, word_bonus)
+    def totals(self, lm_weight: float, word_bonus: float, other_weights=None) -> np.ndarray:
+        """first_pass + α·LM + Σ_k α_k·LM_k + β·words."""
+        total = combine(self.first_pass, self.lm, self.words, lm_weight, word_bonus)
+        if other_weights is not None and self.others is not None and len(other_weights):
+            total = total + self.others @ np.asarray(other_weights, dtype=np.float64)
+        return total
 
     @property
     def errors(self) -> np.ndarray:
@@ -99,16 +104,22 @@ def score_nbest(
     cache: LMCache | None = None,
     batch_hyps: int = 20000,
     progress: Callable[[int, int], None] | None = None,
+    others: list | None = None,
 ) -> Iterator[Scored]:
     """Score utterances in batches (one trie per batch), yielding them in input order.
+
+    `others`: more LMs (models, mixtures, or their `LMCache`s) whose log-probabilities join the
+    combination with weights of their own (`Scored.others`).
 
     `progress(utterances_done, hypotheses_done)` is called after each batch.
     """
     cache = cache or LMCache(lm)
+    other_caches = [c if isinstance(c, LMCache) else LMCache(c) for c in (others or [])]
     done_u = done_h = 0
     for batch in _batches(utterances, batch_hyps):
         texts = [h.text for u in batch for h in u.hyps]
         lm_scores = cache(texts)
+        other_scores = np.stack([c(texts) for c in other_caches], axis=1) if other_caches else None
         refs = [(i, u) for i, u in enumerate(batch) if u.ref is not None]
         counts = count_errors([u.ref for _, u in refs for _ in u.hyps], [h.text for _, u in refs for h in u.hyps])
         per_utt: dict[int, list[ErrorCounts]] = {}
@@ -120,7 +131,8 @@ def score_nbest(
         for i, u in enumerate(batch):
             k = len(u.hyps)
             yield Scored(u, first_pass(u, am), lm_scores[pos : pos + k],
-                         np.array([word_count(h.text) for h in u.hyps], dtype=np.float64), per_utt.get(i))
+                         np.array([word_count(h.text) for h in u.hyps], dtype=np.float64), per_utt.get(i),
+                         None if other_scores is None else other_scores[pos : pos + k])
             pos += k
         done_u += len(batch)
         done_h += len(texts)
@@ -141,9 +153,10 @@ def _batches(utterances: Iterable[Utterance], batch_hyps: int) -> Iterator[list[
         yield batch
 
 
-def record(s: Scored, lm_weight: float, word_bonus: float, all_hyps: bool = False) -> dict:
-    """The output line of an utterance: the chosen hypothesis (and with `all_hyps`, every one, best first)."""
-    totals = s.totals(lm_weight, word_bonus)
+def record(s: Scored, lm_weight: float, word_bonus: float, all_hyps: bool = False, other_weights=None) -> dict:
+    """The output line of an utterance: the chosen hypothesis (and with `all_hyps`, every one, best first).
+    With other LMs, `lms` holds their log-probabilities of the hypothesis (in `--lm` order)."""
+    totals = s.totals(lm_weight, word_bonus, other_weights)
     best = choose(totals)
     out = {
         "utt_id": s.utt.utt_id,
@@ -154,13 +167,16 @@ def record(s: Scored, lm_weight: float, word_bonus: float, all_hyps: bool = Fals
         "wordlm": round(float(s.lm[best]), 6),
         "words": int(s.words[best]),
     }
+    if s.others is not None:
+        out["lms"] = [round(float(x), 6) for x in s.others[best]]
     if all_hyps:
         if s.utt.ref is not None:
             out["ref"] = s.utt.ref
         out["hyps"] = [
             {"text": s.utt.hyps[i].text, **s.utt.hyps[i].fields, "rank_before": int(i) + 1,
              "first_pass": round(float(s.first_pass[i]), 6), "wordlm": round(float(s.lm[i]), 6),
-             "words": int(s.words[i]), "total": round(float(totals[i]), 6)}
+             "words": int(s.words[i]), "total": round(float(totals[i]), 6),
+             **({"lms": [round(float(x), 6) for x in s.others[i]]} if s.others is not None else {})}
             for i in ranking(totals)
         ]
     return out

@@ -20,6 +20,7 @@ class Report:
 
     lm_weight: float
     word_bonus: float
+    other_weights: tuple = ()
     utterances: int = 0
     with_ref: int = 0
     before: ErrorCounts = field(default_factory=ErrorCounts)
@@ -35,7 +36,7 @@ class Report:
             return
         self.with_ref += 1
         b = choose(s.first_pass)
-        a = choose(s.totals(self.lm_weight, self.word_bonus))
+        a = choose(s.totals(self.lm_weight, self.word_bonus, self.other_weights))
         o = int(np.argmin(s.errors))
         self.before += s.counts[b]
         self.after += s.counts[a]

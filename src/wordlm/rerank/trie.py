@@ -23,7 +23,10 @@ class LMCache:
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         """<float64>[len(texts)]: ln p(text </s> | <s>) of each text."""
         missing = list(dict.fromkeys(t for t in texts if t not in self.scores))
-        if missing:
+        if missing and hasattr(self.lm, "text_logprobs"):  # a mixture: from the texts (`wordlm.mixture`)
+            self.tokens_scored += sum(len(self.lm.tokens(t)) + 1 for t in missing)
+            self.scores.update(zip(missing, self.lm.text_logprobs(missing).tolist()))
+        elif missing:
             streams = [self.lm.stream(t) for t in missing]
             self.tokens_scored += sum(max(0, len(s) - self.lm.framing.first_target) for s in streams)
             for t, v in zip(missing, sentence_logprobs(self.lm, streams, self.rows_per_call)):
@@ -40,7 +43,13 @@ def sentence_logprobs(lm, streams: Sequence[Sequence[int]], rows_per_call: int |
     return np.array([float(np.sum(x)) for x in lm.stream_logprobs(streams)], dtype=np.float64)
 
 
-def trie_logprobs(lm, streams: Sequence[Sequence[int]], rows_per_call: int | None = None) -> np.ndarray:
+def trie_token_logprobs(lm, streams: Sequence[Sequence[int]], rows_per_call: int | None = None) -> list[np.ndarray]:
+    """`trie_logprobs` per token: for each stream s, <float64>[len(s) - 1] ln p(s[t] | s[:t]), t = 1 … len − 1
+    (the edges on its path); what `lm.stream_logprobs` gives, with each distinct prefix read once."""
+    return trie_logprobs(lm, streams, rows_per_call, per_token=True)
+
+
+def trie_logprobs(lm, streams: Sequence[Sequence[int]], rows_per_call: int | None = None, per_token: bool = False):
     """Exact stream log-probabilities of a stateful model, reading each distinct prefix once.
 
     Trie node = a distinct prefix s[:t] (t ≥ 1) of some stream; its state is the LSTM state after
@@ -63,8 +72,11 @@ def trie_logprobs(lm, streams: Sequence[Sequence[int]], rows_per_call: int | Non
     token: list[int] = []
     depth: list[int] = []
     leaf = np.full(len(streams), -1, dtype=np.int64)
+    paths: list[list[int]] = []
     for si, s in enumerate(streams):
         node = -1
+        path = []
+        paths.append(path)
         for t, tok in enumerate(s):
             key = (node + 1) * vocab + tok
             child = index.get(key)
@@ -74,6 +86,7 @@ def trie_logprobs(lm, streams: Sequence[Sequence[int]], rows_per_call: int | Non
                 token.append(tok)
                 depth.append(t)
             node = child
+            path.append(node)
         leaf[si] = node
     parent_a = np.array(parent, dtype=np.int64)
     token_a = np.array(token, dtype=np.int32)
@@ -111,6 +124,8 @@ def trie_logprobs(lm, streams: Sequence[Sequence[int]], rows_per_call: int | Non
                 token_a[children[c_lo:c_hi]],
             )
         prev_state = new_state
+    if per_token:
+        return [edge_lp[p[1:]] if len(p) > 1 else np.zeros(0) for p in paths]
     # 3. Sum the edges from the root down (parents come before children in creation order).
     cum = edge_lp.copy()
     for d in range(1, len(bounds) - 1):

@@ -1,12 +1,13 @@
 """Tuning the weights: a grid search over (α, β) on utterances with references, and tuned-weight files.
 
-Not here: the combination (`formula.py`), the report (`report.py`).
+Not here: the combination (`formula.py`), the report (`report.py`), cross-validation and the
+significance rule (`generalise.py`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -48,11 +49,13 @@ class TuneResult:
     oracle: ErrorCounts
     lm_weights: np.ndarray
     word_bonuses: np.ndarray
-    errors: np.ndarray  # <int>[lm_weights, word_bonuses]: total word errors at each grid point
+    errors: np.ndarray  # <int>[lm_weights, word_bonuses]: total word errors at each grid point (other LMs at 0)
     utterances: int
+    other_weights: list = field(default_factory=list)  # the weights of the other LMs (`--lm`), coordinate search
+    search_rounds: int = 0
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "lm_weight": float(self.lm_weight), "word_bonus": float(self.word_bonus),
             "wer": self.tuned.to_json()["wer"], "first_pass_wer": self.first_pass.to_json()["wer"],
             "oracle_wer": self.oracle.to_json()["wer"], "tuned": self.tuned.to_json(),
@@ -61,42 +64,123 @@ class TuneResult:
                      "word_bonuses": [float(b) for b in self.word_bonuses],
                      "errors": self.errors.tolist()},  # errors[i][j]: word errors at (lm_weights[i], word_bonuses[j])
         }
+        if self.other_weights:
+            out["other_weights"] = [float(w) for w in self.other_weights]
+            out["search_rounds"] = self.search_rounds
+        return out
 
 
-def tune(scored: Sequence[Scored], lm_weights: np.ndarray, word_bonuses: np.ndarray) -> TuneResult:
-    """Grid search: the (α, β) with the fewest word errors over utterances with references.
+class Table:
+    """The utterances with references as padded arrays, for evaluating many weight settings fast.
 
-    Ties (common on small tune sets) go to the point whose 3×3 grid neighbourhood has the fewest
-    errors on average (the middle of a flat optimum, less sensitive to the exact weights), then the
-    smaller α, then the smaller |β|.
+    fp <float64>[U, H] (−inf on padding), lm [U, H], others [U, H, K], words [U, H], err <int>[U, H].
     """
-    scored = [s for s in scored if s.counts is not None]
-    if not scored:
-        raise InputError("tuning needs references: no utterance of the n-best file has one")
+
+    def __init__(self, scored: Sequence[Scored]):
+        self.scored = [s for s in scored if s.counts is not None]
+        if not self.scored:
+            raise InputError("tuning needs references: no utterance of the n-best file has one")
+        width = max(len(s.utt.hyps) for s in self.scored)
+        shape = (len(self.scored), width)
+        k = 0 if self.scored[0].others is None else self.scored[0].others.shape[1]
+        self.fp = np.full(shape, -np.inf)
+        self.lm, self.words = np.zeros(shape), np.zeros(shape)
+        self.others = np.zeros((*shape, k))
+        self.err = np.zeros(shape, dtype=np.int64)
+        for r, s in enumerate(self.scored):
+            n = len(s.utt.hyps)
+            self.fp[r, :n], self.lm[r, :n], self.words[r, :n], self.err[r, :n] = s.first_pass, s.lm, s.words, s.errors
+            if k:
+                self.others[r, :n] = s.others
+        self.rows = np.arange(len(self.scored))
+
+    @property
+    def num_others(self) -> int:
+        return self.others.shape[2]
+
+    def subset(self, rows: np.ndarray) -> "Table":
+        t = object.__new__(Table)
+        t.scored = [self.scored[i] for i in rows]
+        t.fp, t.lm, t.words, t.err, t.others = (x[rows] for x in (self.fp, self.lm, self.words, self.err, self.others))
+        t.rows = np.arange(len(rows))
+        return t
+
+    def choices(self, a: float, b: float, others=()) -> np.ndarray:
+        """<int>[U]: the chosen hypothesis of each utterance (the first highest total)."""
+        total = self.fp + a * self.lm + b * self.words
+        if len(others):
+            total = total + self.others @ np.asarray(others, dtype=np.float64)
+        return np.argmax(total, axis=1)
+
+    def utterance_errors(self, a: float, b: float, others=()) -> np.ndarray:
+        return self.err[self.rows, self.choices(a, b, others)]
+
+    def errors(self, a: float, b: float, others=()) -> int:
+        return int(self.utterance_errors(a, b, others).sum())
+
+
+def tune(scored, lm_weights: np.ndarray, word_bonuses: np.ndarray, other_grid: np.ndarray | None = None,
+         max_rounds: int = 10) -> TuneResult:
+    """The weights with the fewest word errors over utterances with references.
+
+    One LM: a grid search over (α, β). Ties (common on small tune sets) go to the point whose 3×3
+    grid neighbourhood has the fewest errors on average (the middle of a flat optimum, less
+    sensitive to the exact weights), then the smaller α, then the smaller |β|.
+    Several LMs (`Scored.others`, from `--lm`): the best of that grid (the other LMs at weight 0)
+    and of each other LM's own (α_k, β) grid (the others at 0) is the start of a coordinate search (as SRILM's `nbest-optimize` searches several weights): each weight in turn
+    (α, β, α_1 … α_K) is set to the value of its grid (`other_grid` for the α_k) with the fewest
+    errors, the others held, until a round changes nothing (at most `max_rounds`). A weight moves
+    only for strictly fewer errors, and among equal ones to the smallest |value|, so the search
+    never ends worse than the grid.
+    """
+    table = scored if isinstance(scored, Table) else Table(scored)
     lm_weights, word_bonuses = np.asarray(lm_weights, float), np.asarray(word_bonuses, float)
-    width = max(len(s.utt.hyps) for s in scored)
-    shape = (len(scored), width)
-    fp = np.full(shape, -np.inf)
-    lmv, wd = np.zeros(shape), np.zeros(shape)
-    err = np.zeros(shape, dtype=np.int64)
-    for r, s in enumerate(scored):
-        k = len(s.utt.hyps)
-        fp[r, :k], lmv[r, :k], wd[r, :k], err[r, :k] = s.first_pass, s.lm, s.words, s.errors
-    rows = np.arange(len(scored))
     grid = np.zeros((len(lm_weights), len(word_bonuses)), dtype=np.int64)
     for i, a in enumerate(lm_weights):
-        base = fp + a * lmv
+        base = table.fp + a * table.lm
         for j, b in enumerate(word_bonuses):
-            grid[i, j] = err[rows, np.argmax(base + b * wd, axis=1)].sum()
+            grid[i, j] = table.err[table.rows, np.argmax(base + b * table.words, axis=1)].sum()
     i, j = _best_point(grid, lm_weights, word_bonuses)
     a, b = float(lm_weights[i]), float(word_bonuses[j])
+    others: list[float] = []
+    rounds = 0
+    if table.num_others:
+        other_grid = lm_weights if other_grid is None else np.asarray(other_grid, float)
+        point = [a, b] + [0.0] * table.num_others
+        grids = [lm_weights, word_bonuses] + [other_grid] * table.num_others
+        best = table.errors(point[0], point[1], point[2:])
+        for k in range(table.num_others):  # also start from each other LM's own (α_k, β) grid, α = 0
+            for w in other_grid:
+                for bb in word_bonuses:
+                    others_k = [0.0] * table.num_others
+                    others_k[k] = float(w)
+                    e = table.errors(0.0, float(bb), others_k)
+                    if e < best:
+                        best, point = e, [0.0, float(bb), *others_k]
+        for rounds in range(1, max_rounds + 1):
+            moved = False
+            for c, values in enumerate(grids):
+                trial = list(point)
+                errs = []
+                for v in values:
+                    trial[c] = float(v)
+                    errs.append(table.errors(trial[0], trial[1], trial[2:]))
+                errs = np.array(errs)
+                if errs.min() < best:
+                    ties = np.flatnonzero(errs == errs.min())
+                    point[c] = float(values[min(ties, key=lambda k: (abs(values[k]), values[k]))])
+                    best, moved = int(errs.min()), True
+            if not moved:
+                break
+        a, b, others = point[0], point[1], point[2:]
     pick = lambda s, t: s.counts[choose(t)]  # noqa: E731
     return TuneResult(
         lm_weight=a, word_bonus=b,
-        tuned=total(pick(s, s.totals(a, b)) for s in scored),
-        first_pass=total(pick(s, s.first_pass) for s in scored),
-        oracle=total(s.counts[int(np.argmin(s.errors))] for s in scored),
-        lm_weights=lm_weights, word_bonuses=word_bonuses, errors=grid, utterances=len(scored),
+        tuned=total(pick(s, s.totals(a, b, others)) for s in table.scored),
+        first_pass=total(pick(s, s.first_pass) for s in table.scored),
+        oracle=total(s.counts[int(np.argmin(s.errors))] for s in table.scored),
+        lm_weights=lm_weights, word_bonuses=word_bonuses, errors=grid, utterances=len(table.scored),
+        other_weights=others, search_rounds=rounds,
     )
 
 

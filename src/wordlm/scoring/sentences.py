@@ -96,6 +96,8 @@ def score_sentences(lm, texts: Sequence[str], options: Options = Options(),
     `contexts[i]` (recurrent models): ids read before line i, context only (`running_text.py`).
     """
     texts = lines_argument(texts)
+    if hasattr(lm, "score_sentences"):  # a mixture scores words from the text itself (`wordlm.mixture`)
+        return lm.score_sentences(texts, options, contexts, max_batch)
     prepared = [_prepare(lm, text, options) for text in texts]
     contexts = [list(c) for c in contexts] if contexts is not None else [[] for _ in texts]
     streams = [ctx + p[0] for ctx, p in zip(contexts, prepared)]
