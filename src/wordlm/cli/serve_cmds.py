@@ -21,11 +21,12 @@ MAX_BATCH_LIMIT = 4096
 DEFAULT_MAX_BODY = 1 << 20
 
 
-@cli.command()
+@cli.command(epilog="Example: wordlm serve rhyme --port 8000")
 @click.argument("model", type=click.Path())
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Anything but a loopback address lets other machines in (a warning).")
-@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True,
+              help="TCP port to listen on.")
 @click.option("--max-batch", type=click.IntRange(1, MAX_BATCH_LIMIT), default=DEFAULT_MAX_BATCH, show_default=True,
               help="Rows (prompts, lines) of concurrent requests answered by one model call; 1 turns batching off.")
 @click.option("--max-wait-ms", type=click.FloatRange(0, 1000), default=DEFAULT_MAX_WAIT_MS, show_default=True,
