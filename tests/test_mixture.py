@@ -275,7 +275,7 @@ def test_bad_mixtures_are_one_line_errors_naming_the_file(rhyme_dir, tmp_path, m
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and str(path) in lines[0], lines
     expect = {"missing": "gone.arpa", "sum": "sum to 1.1", "negative": "must not be negative",
-              "bad_arpa": "broken.arpa: not an ARPA", "no_kenlm": "pip install 'wordlm[ngram]'", "not_json": "not valid JSON"}
+              "bad_arpa": "broken.arpa: not an ARPA", "no_kenlm": "pip install 'wordlm[ngram]'", "not_json": "invalid JSON"}
     assert expect[case] in lines[0]
     # wordlm mix refuses the same things before writing anything
     if case in ("sum", "negative"):
