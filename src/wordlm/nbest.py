@@ -229,6 +229,17 @@ def _scores_of(name, place, key, h: dict) -> None:
         raise InputError(f"{name}: {place}: field {key!r} is the string {value[:30]!r}, expected a number")
 
 
+def finite_number(name, number, value: str, what: str = "score") -> float:
+    """`value` (text from line `number` of file `name`) as a finite float, or a one-line InputError."""
+    try:
+        x = float(value)
+    except ValueError:
+        raise InputError(f"{name}:{number}: {what} {value[:30]!r} is not a number") from None
+    if not math.isfinite(x):
+        raise InputError(f"{name}:{number}: {what} is {value}, expected a finite number")
+    return x
+
+
 # -- the formats ------------------------------------------------------------------------------
 def _read_jsonl(name, lines) -> Iterator[tuple[str, Utterance]]:
     for number, line in lines:
@@ -283,12 +294,7 @@ def _read_tsv(name, lines) -> Iterator[tuple[str, Utterance]]:
             continue  # header
         if not utt_id:
             raise InputError(f"{name}:{number}: empty utterance id")
-        try:
-            value = float(score)
-        except ValueError:
-            raise InputError(f"{name}:{number}: utterance {utt_id}: score {score[:30]!r} is not a number") from None
-        if not math.isfinite(value):
-            raise InputError(f"{name}:{number}: utterance {utt_id}: score is {score}, expected a finite number")
+        value = finite_number(name, number, score, f"utterance {utt_id}: score")
         if current is None or utt_id != current.utt_id:
             if current is not None:
                 yield place, current

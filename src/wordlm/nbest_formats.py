@@ -20,21 +20,11 @@ from pathlib import Path
 from typing import Iterator
 
 from wordlm.errors import InputError
-from wordlm.nbest import RecognizerHypothesis, Utterance
+from wordlm.nbest import RecognizerHypothesis, Utterance, finite_number
 from wordlm.text import read_lines
 
 BYTELOG_TO_LN = 1024 * math.log(1.0001)  # a bytelog is log base 1.0001 divided by 1024
 LN10 = math.log(10.0)
-
-
-def _float(name, number, value, what="score") -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        raise InputError(f"{name}:{number}: {what} {value[:30]!r} is not a number") from None
-    if not math.isfinite(x):
-        raise InputError(f"{name}:{number}: {what} is {value}, expected a finite number")
-    return x
 
 
 # -- SRILM ----------------------------------------------------------------------------------------
@@ -70,8 +60,8 @@ def _srilm_hyps(path) -> Iterator[RecognizerHypothesis]:
             parts = s.split()
             if len(parts) < 3:
                 raise InputError(f"{name}:{number}: expected 'ascore lscore nwords w1 w2 ...' (SRILM n-best format)")
-            ac, lm = (_float(name, number, parts[0], "acoustic score") * LN10,
-                      _float(name, number, parts[1], "LM score") * LN10)
+            ac, lm = (finite_number(name, number, parts[0], "acoustic score") * LN10,
+                      finite_number(name, number, parts[1], "LM score") * LN10)
             words = parts[3:]
             if parts[2] != str(len(words)):
                 raise InputError(f"{name}:{number}: says {parts[2]} words but has {len(words)}")
@@ -80,7 +70,7 @@ def _srilm_hyps(path) -> Iterator[RecognizerHypothesis]:
         m = _SCORE.match(s)
         if not m:
             raise InputError(f"{name}:{number}: expected '(score) w1 w2 ...' after the {version} header")
-        bytelog = _float(name, number, m.group(1))
+        bytelog = finite_number(name, number, m.group(1))
         rest = m.group(2).split()
         if version == "NBestList1.0":
             yield RecognizerHypothesis(" ".join(rest), {"score": bytelog * BYTELOG_TO_LN, "bytelog": bytelog})
@@ -96,9 +86,9 @@ def _srilm_hyps(path) -> Iterator[RecognizerHypothesis]:
                 marks = rest[k + 1 : end]
                 for key, value in zip(marks[::2], marks[1::2]):
                     if key == "g:":
-                        lm += _float(name, number, value, "LM score")
+                        lm += finite_number(name, number, value, "LM score")
                     elif key == "a:":
-                        ac += _float(name, number, value, "acoustic score")
+                        ac += finite_number(name, number, value, "acoustic score")
                 k = end + 1
         yield RecognizerHypothesis(" ".join(words), {"score": bytelog * BYTELOG_TO_LN, "bytelog": bytelog,
                                                      "lm": lm * BYTELOG_TO_LN, "acoustic": ac * BYTELOG_TO_LN})
@@ -141,7 +131,7 @@ def read_kaldi(path) -> Iterator[tuple[str, Utterance]]:
                 continue
             if len(parts) != 2:
                 raise InputError(f"{f}:{number}: expected 'KEY cost' (a Kaldi cost file)")
-            values[parts[0]] = -_float(str(f), number, parts[1], "cost")
+            values[parts[0]] = -finite_number(str(f), number, parts[1], "cost")
         costs[f.name] = values
     for utt in order:
         hyps = []
@@ -174,7 +164,7 @@ def read_nemo(path, beam_size: int | None) -> Iterator[tuple[str, Utterance]]:
         text, tab, score = line.rpartition("\t")
         if not tab:
             raise InputError(f"{name}:{number}: expected text<TAB>score (NeMo's beam TSV)")
-        hyps.append(RecognizerHypothesis(text, {"score": _float(name, number, score.strip())}))
+        hyps.append(RecognizerHypothesis(text, {"score": finite_number(name, number, score.strip())}))
         if len(hyps) == beam_size:
             index += 1
             yield f"utterance {index} (line {first_line})", Utterance(str(index), hyps)

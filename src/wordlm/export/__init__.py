@@ -37,12 +37,14 @@ Atomicity: the SavedModel is written to a hidden temporary folder next to `out_d
 TensorFlow Serving, which only loads numbered version folders), checked, then renamed into place.
 
 Modules: `graph_text` (the tokenizer as TensorFlow string ops), `graph` (the network and the
-signatures as a plain `tf.Module`), `savedmodel` (writing, checking and describing the export), `destination` (where an export may
-go, checked without TensorFlow).
+signatures as a plain `tf.Module`), `savedmodel` (writing, checking and describing the export),
+`destination` (where an export may go, checked without TensorFlow).
 Not here: the server (TensorFlow Serving, see docs/scaling.md), request batching, the scorer's
 other conventions (`--base 10` is `logprob / ln 10` on the client; `--no-bos`, `--no-eos`,
 `--oov skip` and per-token scores need the library), sampling and beam search (`decoding/`).
 """
+
+from wordlm.lazy import lazy_attributes
 
 _LAZY = {  # TensorFlow is imported on first use (PEP 562): `destination` is checked without it
     "build_module": "wordlm.export.graph",
@@ -55,13 +57,4 @@ _LAZY = {  # TensorFlow is imported on first use (PEP 562): `destination` is che
 }
 
 __all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'wordlm.export' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

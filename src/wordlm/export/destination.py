@@ -9,11 +9,10 @@ anything else — a user's folder of files is not an old export, whatever it is 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from wordlm.errors import InputError
+from wordlm.writable import check_writable
 
 MARKER = Path("assets.extra") / "wordlm.json"
 FORMAT = "wordlm-savedmodel"
@@ -45,13 +44,5 @@ def check_destination(out_dir, overwrite: bool = False, model_dir=None) -> Path:
         if not is_export(out):
             raise InputError(f"{out}: is not a wordlm export (no {MARKER} saying {FORMAT!r}); --overwrite "
                              f"replaces only a previous export or an empty folder, nothing else")
-    existing = out.parent
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise InputError(f"{out}: cannot create the export: {existing} is not a directory")
-    try:  # really try: permission bits say nothing for root or a read-only mount
-        os.rmdir(tempfile.mkdtemp(prefix=".wordlm-check-", dir=existing))
-    except OSError as e:
-        raise InputError(f"{out}: cannot write the export in {existing}: {e.strerror or e}") from None
+    check_writable(out, out.parent, "the export", "the export")  # its parent: the export is renamed into it
     return out

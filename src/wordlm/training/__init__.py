@@ -31,6 +31,7 @@ Not here: the network (`model.py`), what an example is (`framings.py`), the file
 
 from __future__ import annotations
 
+from wordlm.lazy import lazy_attributes
 from wordlm.training.config import FAST_STEP_NEEDS, FULL_SOFTMAX_TAIL, TrainConfig
 
 _LAZY = {  # these import Keras: loaded on first use (PEP 562), so `TrainConfig` alone stays light
@@ -43,13 +44,4 @@ _LAZY = {  # these import Keras: loaded on first use (PEP 562), so `TrainConfig`
 }
 
 __all__ = ["FAST_STEP_NEEDS", "FULL_SOFTMAX_TAIL", "TrainConfig", *_LAZY]
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'wordlm.training' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -23,8 +23,6 @@ Not here: the file format (`saving.py`), the training loop (`loop.py`).
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 import signal
 import sys
 import threading
@@ -32,6 +30,7 @@ from pathlib import Path
 
 from wordlm.errors import InputError, ModelError
 from wordlm.saving import CONFIG_FILE, load, read_config, save
+from wordlm.writable import check_writable
 
 
 class Checkpointer:
@@ -102,15 +101,7 @@ def check_destination(directory, resume: bool = False, overwrite: bool = False) 
     if has_model(directory) and not (resume or overwrite):
         raise InputError(f"{directory}: already holds a trained model; --resume continues it, "
                          f"--overwrite replaces it (or choose another -o)")
-    existing = directory
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise InputError(f"{directory}: cannot create the model directory: {existing} is not a directory")
-    try:  # really try (permissions alone say nothing for root, /proc or a read-only mount)
-        os.rmdir(tempfile.mkdtemp(prefix=".wordlm-check-", dir=existing))
-    except OSError as e:
-        raise InputError(f"{directory}: cannot write the model in {existing}: {e.strerror or e}") from None
+    check_writable(directory, directory, "the model directory", "the model")
 
 
 def load_for_resume(directory):
