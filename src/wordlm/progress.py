@@ -42,11 +42,10 @@ def count_lines(paths) -> int | None:
 
 class Progress:
     def __init__(self, label: str, fields: tuple[str, ...], rate: str | None = None, stream=None,
-                 total: dict[str, int] | None = None, quiet: bool = False):
+                 total: dict[str, int] | None = None):
         self.label, self.fields, self.rate = label, fields, rate
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.quiet = quiet
         self.total = {k: v for k, v in (total or {}).items() if v}
         self.counts = dict.fromkeys(fields, 0)
         self.start, self.shown = time.perf_counter(), 0.0
@@ -85,8 +84,6 @@ class Progress:
         return None
 
     def _draw(self) -> None:
-        if self.quiet:
-            return
         now = time.perf_counter()
         if self.tty and now - self.shown > 0.25:
             self.shown = now
@@ -99,7 +96,7 @@ class Progress:
 
     def close(self) -> None:
         """Erase the line on a terminal; elsewhere nothing (the command prints its own summary)."""
-        if self.tty and self.shown and not self.quiet:
+        if self.tty and self.shown:
             self.stream.write("\r\033[K")
             self.stream.flush()
 
