@@ -97,15 +97,16 @@ def test_page_suggests_completes_and_shades(browser, served, tmp_path):
     # the sentence's score: one shaded token per scored token, with /v1/score's numbers
     score = served.ok("/v1/score", {"text": sentence, "per_token": True})
 
-    def shaded(d):
-        spans = d.find_elements("css selector", "#shaded .tok")
+    def shaded(d):  # read in one go: the page may redraw the sentence while the test looks at it
+        spans = d.execute_script("return [...document.querySelectorAll('#shaded .tok')].map(s => "
+                                 "[s.dataset.logprob, getComputedStyle(s).backgroundColor])")
         return len(spans) == len(score["tokens"]) and spans
 
     spans = _wait(driver, shaded, "the shaded sentence")
-    for span, token in zip(spans, score["tokens"]):
-        assert math.isclose(float(span.get_attribute("data-logprob")), token["logprob"], abs_tol=1e-6)
-        assert span.value_of_css_property("background-color") not in ("", "rgba(0, 0, 0, 0)")
-    colours = {s.value_of_css_property("background-color") for s in spans}
+    for (logprob, colour), token in zip(spans, score["tokens"]):
+        assert math.isclose(float(logprob), token["logprob"], abs_tol=1e-6)
+        assert colour not in ("", "rgba(0, 0, 0, 0)")
+    colours = {colour for _, colour in spans}
     assert len(colours) > 1  # likelier words are shaded differently
     figures = driver.find_element("id", "figures").text
     assert f"ln p = {score['logprob']:.3f}" in figures, figures
