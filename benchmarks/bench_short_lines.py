@@ -51,10 +51,11 @@ def main() -> None:
     args = parser.parse_args()
 
     import wordlm
+    from wordlm.cli.common import load_model
     from wordlm.cli.score_cmds import _score_files
     from wordlm.scoring import Options
 
-    lm = wordlm.load(MODEL)
+    lm = load_model(MODEL)  # as the command loads it
     with tempfile.TemporaryDirectory() as tmp:
         files = make_files(Path(tmp), args.lines, args.long_words)
         _score_files(lm, [str(files["long"])], Options(), 1024, None)  # warm: compile the shapes once

@@ -112,15 +112,38 @@ class LanguageModel(LanguageModelAPI):
         """<float32>[batch, vocab]: ln p(next token | history) for each history (natural log)."""
         return streams.next_logprobs(self, histories, batch_size)
 
-    def stream_logprobs(self, token_streams: Sequence[Sequence[int]], batch_size: int = streams.MAX_BATCH,
+    def stream_logprobs(self, token_streams: Sequence[Sequence[int]], batch_size: int | None = None,
                         skips: Sequence[int] | None = None) -> list[np.ndarray]:
         """For each stream s, <float64>[len(s) - 1 - skip]: ln p(s[t] | s[:t]) for t = skip + 1 … len - 1.
 
         `skips[i]` (recurrent models): stream i's first positions are context only (read, not scored);
         default `framing.first_target - 1` (`<s>`, or a no-boundary line's first word, is never
         predicted). The one sentence-scoring path; independent of batching to float32 rounding.
+        `batch_size`: streams per forward pass (default: 64, more for short streams).
         """
         return streams.stream_logprobs(self, token_streams, skips, max_batch=batch_size)
+
+    def stream_logprobs_flat(self, token_streams: Sequence[Sequence[int]], batch_size: int | None = None,
+                             skips: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """`stream_logprobs` as (<float64>[scored positions], <int64>[streams + 1] offsets): stream i's
+        scores are `flat[offsets[i]:offsets[i + 1]]`. A subclass that answers `stream_logprobs` its
+        own way (a test stub) is asked through it."""
+        if type(self).stream_logprobs is not LanguageModel.stream_logprobs:
+            parts = self.stream_logprobs(token_streams, skips=skips) if batch_size is None else \
+                self.stream_logprobs(token_streams, batch_size, skips)
+            offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+            np.cumsum([len(p) for p in parts], out=offsets[1:])
+            flat = np.concatenate([np.asarray(p, dtype=np.float64) for p in parts]) if parts else np.zeros(0)
+            return flat, offsets
+        return streams.stream_logprobs_flat(self, token_streams, skips, max_batch=batch_size)
+
+    def stream_logprobs_packed(self, ids: np.ndarray, starts: np.ndarray, batch_size: int | None = None,
+                               skips=None) -> tuple[np.ndarray, np.ndarray]:
+        """`stream_logprobs_flat` of streams packed in one array: stream i is `ids[starts[i]:starts[i + 1]]`."""
+        if type(self).stream_logprobs is not LanguageModel.stream_logprobs:
+            lists = [ids[lo:hi].tolist() for lo, hi in zip(starts[:-1].tolist(), starts[1:].tolist())]
+            return self.stream_logprobs_flat(lists, batch_size, None if skips is None else list(skips))
+        return streams.stream_logprobs_packed(self, ids, starts, skips, max_batch=batch_size)
 
     # -- incremental state --------------------------------------------------------------------
     @property

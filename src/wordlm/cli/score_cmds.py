@@ -76,7 +76,8 @@ def _summary_lines(summary, base) -> list[str]:
 
 def _score_files(lm, paths, options, batch_size, shard, emit=None, context_tokens=0):
     from wordlm.progress import Progress, count_lines
-    from wordlm.scoring import new_summary, score_files
+    from wordlm.scoring import new_summary
+    from wordlm.scoring.sentences import score_file_batches
 
     if context_tokens and shard is not None:
         raise click.UsageError("--context-tokens reads each line after the lines before it: not with --shard")
@@ -87,11 +88,12 @@ def _score_files(lm, paths, options, batch_size, shard, emit=None, context_token
     summary = new_summary(lm, options)
     progress = Progress("scored", ("lines", "words"), rate="words", total={"lines": lines})
     try:
-        for s in score_files(lm, paths, options, batch_size, shard, context_tokens):
-            summary.add(s)
-            progress.add(lines=1, words=s.words)
+        for batch in score_file_batches(lm, paths, options, batch_size, shard, context_tokens):
+            summary.add_all(batch)
+            progress.add(lines=len(batch), words=int(batch.words.sum()))
             if emit:
-                emit(s)
+                for s in batch:
+                    emit(s)
     finally:
         progress.close()
     return summary

@@ -1,7 +1,8 @@
 """The model's primitives on numpy arrays: batching, memory bounds, and the one sentence-scoring path.
 
 - `next_logprobs(lm, histories)` → <float32>[batch, vocab]: ln p(next token | history) per history;
-- `stream_logprobs(lm, streams, skips)` → for each stream s, <float64>[len(s) − 1 − skip]:
+- `stream_logprobs(lm, streams, skips)` → for each stream s, <float64>[len(s) − 1 − skip]
+  (`stream_logprobs_flat`: the same numbers as one array and offsets):
   ln p(s[t] | s[:t]) for t = skip + 1 … len − 1 — the path every sentence score takes (`score`,
   `perplexity`, training's validation, export's check, fill-in; the reranking trie shares its
   formula, `Network.target_logprobs`);
@@ -9,7 +10,7 @@
   their length) and then one token per row, carrying the LSTM state.
 
 Recurrent streams are sorted by length and go through one forward pass per group of at most
-`max_batch` streams and `MAX_LOGITS` logits, the softmax computed only at scored positions; a stream
+`max_batch` streams (default: 64, more for short streams, `groups`) and `MAX_LOGITS` logits, the softmax computed only at scored positions; a stream
 too long for one pass is read in chunks carrying the state. Fixed-context framings score every
 position as one row, rows of many streams batched. Results do not depend on the grouping beyond
 float32 rounding (well under 1e-5 per token).
@@ -19,6 +20,7 @@ Not here: what a stream is (`framings.py`, `lm.stream`), the scoring conventions
 
 from __future__ import annotations
 
+import itertools
 from typing import Sequence
 
 import numpy as np
@@ -45,33 +47,63 @@ def next_logprobs(lm, histories: Sequence[Sequence[int]], batch_size: int = 256)
 
 
 def stream_logprobs(lm, streams: Sequence[Sequence[int]], skips: Sequence[int] | None = None,
-                    max_batch: int = MAX_BATCH, max_logits: int = MAX_LOGITS) -> list[np.ndarray]:
+                    max_batch: int | None = None, max_logits: int = MAX_LOGITS) -> list[np.ndarray]:
+    flat, offsets = stream_logprobs_flat(lm, streams, skips, max_batch, max_logits)
+    return [flat[lo:hi] for lo, hi in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+
+
+def stream_logprobs_flat(lm, streams: Sequence[Sequence[int]], skips: Sequence[int] | None = None,
+                         max_batch: int | None = None, max_logits: int = MAX_LOGITS) -> tuple[np.ndarray, np.ndarray]:
+    """`stream_logprobs` as one array: (<float64>[scored positions], <int64>[streams + 1] offsets);
+    stream i's scores are `flat[offsets[i]:offsets[i + 1]]` (no per-stream array is made)."""
+    lengths = np.fromiter(map(len, streams), dtype=np.int64, count=len(streams))
+    starts = np.zeros(len(streams) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    ids = np.fromiter(itertools.chain.from_iterable(streams), dtype=np.int32, count=int(starts[-1]))
+    return stream_logprobs_packed(lm, ids, starts, skips, max_batch, max_logits)
+
+
+def stream_logprobs_packed(lm, ids: np.ndarray, starts: np.ndarray, skips=None, max_batch: int | None = None,
+                           max_logits: int = MAX_LOGITS) -> tuple[np.ndarray, np.ndarray]:
+    """`stream_logprobs_flat` of streams packed in one array: stream i is `ids[starts[i]:starts[i + 1]]`."""
     first = lm.framing.first_target
+    n_streams = len(starts) - 1
     if skips is None:
-        skips = [first - 1] * len(streams)
+        skip = np.full(n_streams, first - 1, dtype=np.int64)
     elif not lm.framing.recurrent:
         raise InputError("context-only positions need a recurrent model (sequence or char framing)")
+    else:
+        skip = np.asarray(skips, dtype=np.int64).reshape(n_streams)
     if not lm.framing.recurrent:
-        return _fixed(lm, streams, first)
-    out: list[np.ndarray] = [np.zeros(0)] * len(streams)
-    steps = [len(s) - 1 for s in streams]
-    rows = [i for i in range(len(streams)) if steps[i] > skips[i]]
+        return _fixed(lm, [ids[lo:hi].tolist() for lo, hi in zip(starts[:-1], starts[1:])], first)
+    lengths = np.diff(starts)
+    starts = starts[:-1]
+    steps = lengths - 1
+    counts = np.maximum(steps - skip, 0)
+    offsets = np.zeros(n_streams + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    flat = np.empty(int(offsets[-1]), dtype=np.float64)
+    if not len(flat):
+        return flat, offsets
+    rows = np.flatnonzero(counts > 0)
     for group in groups(rows, steps, max_batch, max_logits // lm.vocab_size):
         if steps[group[0]] * lm.vocab_size > max_logits:  # too long for one pass: chunks carrying the state
-            (i,) = group
-            out[i] = _chunked(lm, streams[i], max(1, max_logits // lm.vocab_size))[skips[i] :]
+            i = group[0]
+            whole = _chunked(lm, ids[starts[i] : starts[i] + lengths[i]], max(1, max_logits // lm.vocab_size))
+            flat[offsets[i] : offsets[i + 1]] = whole[skip[i] :]
             continue
-        x = np.zeros((len(group), max(steps[i] for i in group)), dtype=np.int32)
+        n = steps[group]
+        mask = np.arange(n.max())[None, :] < n[:, None]  # post-padded rows
+        source = (starts[group][:, None] + np.arange(n.max())[None, :])[mask]
+        x = np.zeros(mask.shape, dtype=np.int32)
         y = np.zeros_like(x)
-        for r, i in enumerate(group):
-            x[r, : steps[i]] = streams[i][:-1]
-            y[r, : steps[i]] = streams[i][1:]
-        start = np.array([skips[i] for i in group], dtype=np.int32)
-        flat = lm.compiled["targets"](x, y, start).numpy().astype(np.float64)  # row by row, scored positions
-        counts = [steps[i] - skips[i] for i in group]
-        for i, lo, n in zip(group, np.cumsum([0, *counts[:-1]]), counts):
-            out[i] = flat[lo : lo + n]
-    return out
+        x[mask], y[mask] = ids[source], ids[source + 1]
+        scores = lm.compiled["targets"](x, y, skip[group].astype(np.int32)).numpy()  # row by row, scored positions
+        k = counts[group]
+        # where each row's scores go in `flat`: its offset, then one slot per scored position
+        into = np.repeat(offsets[group] - np.concatenate([[0], np.cumsum(k)[:-1]]), k) + np.arange(int(k.sum()))
+        flat[into] = scores
+    return flat, offsets
 
 
 def stream_logprobs_pair(lm, streams: Sequence[Sequence[int]], alternatives: Sequence[Sequence[int]],
@@ -104,18 +136,37 @@ def stream_logprobs_pair(lm, streams: Sequence[Sequence[int]], alternatives: Seq
     return out
 
 
-def groups(rows: Sequence[int], steps: Sequence[int], max_rows: int, max_positions: int):
+POSITIONS_PER_PASS = 2048  # short streams: a pass holds up to this many positions (rows x longest)
+
+
+def groups(rows: Sequence[int], steps: Sequence[int], max_rows: int | None, max_positions: int):
     """Split stream indices, sorted by length, into forward passes of at most `max_rows` streams and at
-    most `max_positions` padded positions (streams × longest); a stream longer than that is alone."""
+    most `max_positions` padded positions (streams × longest); a stream longer than that is alone.
+
+    `max_rows=None`: `MAX_BATCH` streams (the fastest for sentences of PTB's length), or, for short
+    streams, as many as fill `POSITIONS_PER_PASS` positions: 1,024 two-token lines are one pass, not
+    16, since a compiled call costs about a millisecond whatever it holds. Worked out once per
+    distinct length, not once per stream (the same groups as adding streams one by one).
+    """
+    steps = np.asarray(steps)
+    order = np.asarray(rows, dtype=np.int64)[np.argsort(steps[rows], kind="stable")]
+    lengths, first_of = np.unique(steps[order], return_index=True)
+    bounds = [*first_of.tolist(), len(order)]
     group: list[int] = []
-    for i in sorted(rows, key=lambda i: steps[i]):
-        if steps[i] > max_positions:
-            yield [i]
+    for n, lo, hi in zip(lengths.tolist(), bounds[:-1], bounds[1:]):
+        if n > max_positions:  # each alone
+            yield from ([i] for i in order[lo:hi].tolist())
             continue
-        if group and ((len(group) + 1) * steps[i] > max_positions or len(group) >= max_rows):
-            yield group
-            group = []
-        group.append(i)
+        cap = max_rows if max_rows is not None else max(MAX_BATCH, POSITIONS_PER_PASS // max(n, 1))
+        fits = max(1, min(cap, max_positions // max(n, 1)))  # rows of length n one pass may hold
+        run = order[lo:hi].tolist()
+        while run:
+            if len(group) >= fits:
+                yield group
+                group = []
+            take = fits - len(group)
+            group.extend(run[:take])
+            run = run[take:]
     if group:
         yield group
 
@@ -133,7 +184,7 @@ def _chunked(lm, stream: Sequence[int], chunk: int) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def _fixed(lm, streams, first) -> list[np.ndarray]:
+def _fixed(lm, streams, first) -> tuple[np.ndarray, np.ndarray]:
     """Fixed contexts: every scored position is one row; rows of many streams batched."""
     owners = [(i, t) for i, s in enumerate(streams) for t in range(first, len(s))]
     flat = np.empty(len(owners), dtype=np.float64)
@@ -142,12 +193,9 @@ def _fixed(lm, streams, first) -> list[np.ndarray]:
         x = np.array([lm.framing.context(streams[i][:t]) for i, t in part], dtype=np.int32)
         y = np.array([streams[i][t] for i, t in part], dtype=np.int32)
         flat[lo : lo + len(part)] = lm.compiled["targets_fixed"](x, y).numpy()
-    out, pos = [], 0
-    for s in streams:
-        n = max(0, len(s) - first)
-        out.append(flat[pos : pos + n])
-        pos += n
-    return out
+    offsets = np.zeros(len(streams) + 1, dtype=np.int64)
+    np.cumsum([max(0, len(s) - first) for s in streams], out=offsets[1:])
+    return flat, offsets
 
 
 def time_major(histories: Sequence[Sequence[int]]) -> np.ndarray:

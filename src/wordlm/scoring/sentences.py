@@ -8,15 +8,17 @@ in the package docstring (`wordlm.scoring`). Not here: corpus totals (`summary.p
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Sequence
+from collections.abc import Sequence
+from typing import Iterable, Iterator
 
 import numpy as np
 
 from wordlm.api import lines_argument
 from wordlm.errors import InputError, WordlmError
-from wordlm.inference.streams import MAX_BATCH
+from wordlm.text import _KERAS_TABLE
 from wordlm.running_text import RunningContext, check_context
 from wordlm.vocab import BOS_ID, EOS_ID, UNK_ID
 
@@ -66,6 +68,15 @@ class SentenceScore:
         self.logprob = float(self.logprobs[done].sum())
         self.scored = int(done.sum())
 
+    @classmethod
+    def _made(cls, text, tokens, logprobs, oov, words, chars, ends, context, logprob, scored) -> "SentenceScore":
+        """A SentenceScore whose `logprob` and `scored` the caller computed (`score_sentences`, for a
+        whole batch at once): the same object `SentenceScore(...)` makes, without a numpy call per line."""
+        self = object.__new__(cls)
+        self.__dict__.update(text=text, tokens=tokens, logprobs=logprobs, oov=oov, words=words, chars=chars,
+                             ends=ends, context=context, logprob=logprob, scored=scored)
+        return self
+
     @property
     def oovs(self) -> int:
         return int(sum(self.oov))
@@ -88,51 +99,171 @@ class SentenceScore:
         return out
 
 
+class ScoredLines(Sequence):
+    """The `SentenceScore`s of a batch of lines (a sequence), with their counts as arrays for adding
+    up at once: `words`, `oovs`, `scored`, `ends`, `chars` <int64>[lines], `logprobs` <float64>[lines].
+
+    The `SentenceScore` objects are made when one is first asked for: a corpus total (`Summary.add_all`,
+    `wordlm perplexity`) reads the arrays and makes none.
+    """
+
+    def __init__(self, make, n: int, words, oovs, scored, ends, chars, logprobs):
+        self._make, self._items, self._n = make, None, n
+        self.words, self.oovs, self.scored, self.ends, self.chars, self.logprobs = (
+            words, oovs, scored, ends, chars, logprobs)
+
+    def _all(self) -> list:
+        if self._items is None:
+            self._items, self._make = self._make(), None
+        return self._items
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, index):
+        return self._all()[index]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __eq__(self, other):
+        return list(self) == list(other) if isinstance(other, (list, ScoredLines)) else NotImplemented
+
+    def __repr__(self) -> str:
+        return f"ScoredLines({self._all()!r})"
+
+
 def score_sentences(lm, texts: Sequence[str], options: Options = Options(),
-                    contexts: Sequence[Sequence[int]] | None = None, max_batch: int = MAX_BATCH) -> list[SentenceScore]:
+                    contexts: Sequence[Sequence[int]] | None = None, max_batch: int | None = None) -> ScoredLines:
     """Score each line of `texts` (a list: one sentence per line) under `options`, in batched passes
-    of at most `max_batch` lines (`lm.stream_logprobs`).
+    of at most `max_batch` lines (`lm.stream_logprobs`; default: 64, more for short lines).
 
     `contexts[i]` (recurrent models): ids read before line i, context only (`running_text.py`).
+    Returns a sequence of `SentenceScore`, one per line (`ScoredLines`, which also holds the counts
+    as arrays). The work per line is the tokenizing and encoding; everything after it (the streams,
+    placing each token's score, context-only and skipped positions, the sums, the counts) is done on
+    the whole batch at once, so a file of one-word lines costs little more per token than one of
+    long lines (`benchmarks/bench_short_lines.py`).
     """
     texts = lines_argument(texts)
     if hasattr(lm, "score_sentences"):  # a mixture scores words from the text itself (`wordlm.mixture`)
         return lm.score_sentences(texts, options, contexts, max_batch)
-    prepared = [_prepare(lm, text, options) for text in texts]
-    contexts = [list(c) for c in contexts] if contexts is not None else [[] for _ in texts]
-    streams = [ctx + p[0] for ctx, p in zip(contexts, prepared)]
-    first, char = lm.framing.first_target, lm.tokenizer.mode == "char"
-    skips = [max(len(ctx), first - 1) for ctx in contexts]  # positions of each stream not scored
-    results = []
-    for text, ctx, skip, (_stream, head, tokens, oov, end), lp in zip(
-        texts, contexts, skips, prepared,
-        lm.stream_logprobs(streams, batch_size=max_batch, skips=skips if any(contexts) else None),
-    ):
-        per_token = np.full(len(tokens), np.nan)
-        for k in range(len(tokens)):
-            t = len(ctx) + head + k - 1 - skip  # the position predicting token k, in `lp`
-            if t >= 0 and not (options.oov == "skip" and oov[k]):
-                per_token[k] = lp[t]
-        n = len(tokens) - end  # tokens of the line, without </s>
-        results.append(SentenceScore(
-            text=text, tokens=tokens, logprobs=per_token, oov=oov,
-            words=len(text.split()) if char else n, chars=n if char else None,
-            ends=int(end and not math.isnan(per_token[-1])),
-            context=min(len(tokens), max(0, skip + 1 - len(ctx) - head)),
-        ))
-    return results
+    n_lines = len(texts)
+    char = lm.tokenizer.mode == "char"
+    first = lm.framing.first_target
+    head = 1 if lm.boundaries and options.bos else 0
+    end = 1 if lm.boundaries and options.eos else 0
+    tokens_of, encode = _tokens_function(lm), _encode_function(lm.vocab)
+    token_lists = [tokens_of(text) for text in texts]
+    ids = np.fromiter(encode(itertools.chain.from_iterable(token_lists)), dtype=np.int32)
+    n_ids = np.fromiter(map(len, token_lists), dtype=np.int64, count=n_lines)
+    ctx_lengths = (np.fromiter(map(len, contexts), dtype=np.int64, count=n_lines) if contexts is not None
+                   else np.zeros(n_lines, dtype=np.int64))
+    # The streams, packed: line i reads its context, `<s>`, its ids, `</s>`.
+    lengths = ctx_lengths + head + n_ids + end
+    starts = np.zeros(n_lines + 1, dtype=np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    packed = np.empty(int(starts[-1]), dtype=np.int32)
+    packed[_spread(starts[:-1] + ctx_lengths + head, n_ids)] = ids
+    if head:
+        packed[starts[:-1] + ctx_lengths] = BOS_ID
+    if end:
+        packed[starts[1:] - 1] = EOS_ID
+    if ctx_lengths.any():
+        packed[_spread(starts[:-1], ctx_lengths)] = np.fromiter(itertools.chain.from_iterable(contexts),
+                                                                dtype=np.int32)
+    skips = np.maximum(ctx_lengths, first - 1)  # positions of each stream not scored
+    lp, lp_offsets = lm.stream_logprobs_packed(packed, starts, max_batch, skips if ctx_lengths.any() else None)
+    # Token k of line i (its tokens, then `</s>`) is predicted at score index len(ctx) + head + k - 1 - skip:
+    # the first `lead[i]` tokens are context only (NaN), the rest are the line's scores in order.
+    n_tokens = n_ids + end
+    lead = np.minimum(n_tokens, np.maximum(0, skips + 1 - ctx_lengths - head))
+    token_offsets = np.zeros(n_lines + 1, dtype=np.int64)
+    np.cumsum(n_tokens, out=token_offsets[1:])
+    per_token = np.full(int(token_offsets[-1]), np.nan)
+    per_token[_spread(token_offsets[:-1] + lead, np.diff(lp_offsets))] = lp
+    oov_flat = np.zeros(len(per_token), dtype=bool)  # every OOV word (and a literal <unk>) encodes as <unk>
+    oov_flat[_spread(token_offsets[:-1], n_ids)] = ids == UNK_ID
+    if options.oov == "skip":
+        per_token[oov_flat] = np.nan
+    logprobs, scored = _line_sums(per_token, token_offsets)
+    ended = np.zeros(n_lines, dtype=bool)
+    if end:
+        ended = n_tokens > 0
+        ended[ended] = ~np.isnan(per_token[token_offsets[1:][ended] - 1])
+    line_tokens = n_ids  # tokens of each line, without </s>
+    words = np.fromiter((len(t.split()) for t in texts), dtype=np.int64, count=n_lines) if char else line_tokens
+    oovs = np.bincount(np.repeat(np.arange(n_lines), n_tokens), weights=oov_flat, minlength=n_lines).astype(np.int64)
+
+    def make() -> list[SentenceScore]:
+        oov_flags = oov_flat.tolist()
+        made = SentenceScore._made
+        return [made(text, tokens + ["</s>"] if end else tokens, per_token[lo:hi], oov_flags[lo:hi],
+                     w, n if char else None, e, c, lp, k)
+                for text, tokens, lo, hi, n, w, e, c, lp, k in zip(
+                    texts, token_lists, token_offsets[:-1].tolist(), token_offsets[1:].tolist(),
+                    line_tokens.tolist(), words.tolist(), ended.astype(int).tolist(), lead.tolist(),
+                    logprobs.tolist(), scored.tolist())]
+
+    return ScoredLines(make, n_lines, words, oovs, scored, ended.astype(np.int64),
+                       line_tokens if char else np.zeros(n_lines, dtype=np.int64), logprobs)
 
 
-def _prepare(lm, text: str, options: Options):
-    """(stream, index of the first token in it, tokens (+ `</s>`), OOV flags, 1 if `</s>` ends it)."""
-    tokens = lm.tokens(text)
-    ids = lm.vocab.encode(tokens)
-    oov = [i == UNK_ID for i in ids]  # every OOV word (and a literal <unk>) encodes as <unk>
-    head = [BOS_ID] if lm.boundaries and options.bos else []
-    tail = [EOS_ID] if lm.boundaries and options.eos else []
-    if tail:
-        tokens, oov = tokens + ["</s>"], oov + [False]
-    return head + ids + tail, len(head), tokens, oov, len(tail)
+def _spread(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """<int64>[sum(counts)]: starts[0], starts[0]+1, …, starts[0]+counts[0]-1, starts[1], … (runs laid out)."""
+    total = int(counts.sum())
+    begin = np.zeros(len(counts), dtype=np.int64)
+    np.cumsum(counts[:-1], out=begin[1:])
+    return np.repeat(starts - begin, counts) + np.arange(total)
+
+
+def _line_sums(per_token: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(<float64>[lines] sum of each line's non-NaN scores, <int64>[lines] how many there are).
+
+    Each sum is what `np.sum` gives for that line alone, to the last bit: lines with the same
+    number of scores are summed together as the rows of one array (numpy reduces each row of a
+    contiguous array exactly as it reduces a 1-D array; `np.add.reduceat` would not).
+    """
+    lines = len(offsets) - 1
+    done = ~np.isnan(per_token)
+    owner = np.repeat(np.arange(lines), np.diff(offsets))[done]
+    values = per_token[done]
+    scored = np.bincount(owner, minlength=lines)
+    starts = np.zeros(lines, dtype=np.int64)
+    np.cumsum(scored[:-1], out=starts[1:])
+    sums = np.zeros(lines, dtype=np.float64)
+    for k in np.unique(scored).tolist():
+        if k:
+            rows = np.flatnonzero(scored == k)
+            sums[rows] = values[starts[rows][:, None] + np.arange(k)].sum(axis=1)
+    return sums, scored
+
+
+def _tokens_function(lm):
+    """`lm.tokens` for one line, the common case inlined (the keras tokenizer on a line without
+    a typed `<s>`, `</s>` or `<unk>` is one `translate` and one `split`: the same tokens)."""
+    tokenizer, reverse = lm.tokenizer, lm.reverse
+    if tokenizer.mode != "keras":
+        return lm.tokens
+    lower = tokenizer.lower
+
+    def tokens(text: str) -> list[str]:
+        if "<" in text:
+            return lm.tokens(text)
+        out = (text.lower() if lower else text).translate(_KERAS_TABLE).split()
+        return out[::-1] if reverse else out
+
+    return tokens
+
+
+def _encode_function(vocab):
+    get = vocab.token_to_id.get
+
+    def encode(tokens) -> list[int]:
+        """`vocab.encode`: anything not in the vocabulary (and any reserved marker) is `<unk>`."""
+        return [i if (i := get(t, UNK_ID)) > EOS_ID else UNK_ID for t in tokens]
+
+    return encode
 
 
 def score_stream(lm, numbered: Iterable[tuple[int, str]], options: Options = Options(),
@@ -144,29 +275,36 @@ def score_stream(lm, numbered: Iterable[tuple[int, str]], options: Options = Opt
     batch. When reading fails (a `WordlmError`, e.g. invalid UTF-8), the lines read before it are
     still scored and yielded, then the error is raised.
     """
-    batch: list[tuple[int, str]] = []
-    contexts: list[list[int]] = []
+    for numbers, scores in score_stream_batches(lm, numbered, options, batch_size, context_tokens):
+        yield from zip(numbers, scores)
+
+
+def score_stream_batches(lm, numbered: Iterable[tuple[int, str]], options: Options = Options(),
+                         batch_size: int = 1024, context_tokens: int = 0
+                         ) -> Iterator[tuple[list[int], "ScoredLines"]]:
+    """`score_stream` a batch at a time: (line numbers, their `ScoredLines`) per `batch_size` lines."""
     running = None
     if context_tokens:
         check_context(lm, options.bos, context_tokens)
         running = RunningContext(context_tokens)
-
-    def flush():
-        scores = score_sentences(lm, [t for _, t in batch], options, contexts=contexts if running else None)
-        return [(n, s) for (n, _), s in zip(batch, scores)]
-
-    try:
-        for item in numbered:
-            batch.append(item)
+    items = iter(numbered)
+    while True:
+        batch: list[tuple[int, str]] = []
+        error = None
+        try:
+            batch.extend(itertools.islice(items, batch_size))  # keeps what was read before an error
+        except WordlmError as e:
+            error = e
+        if batch:
+            texts = [t for _, t in batch]
+            contexts = None
             if running:
-                contexts.append(running.before(lm.vocab.encode(lm.tokens(item[1]))))
-            if len(batch) >= batch_size:
-                yield from flush()
-                batch, contexts = [], []
-    except WordlmError as error:
-        yield from flush()
-        raise error
-    yield from flush()
+                contexts = [running.before(lm.vocab.encode(lm.tokens(t))) for t in texts]
+            yield [n for n, _ in batch], score_sentences(lm, texts, options, contexts=contexts)
+        if error is not None:
+            raise error
+        if len(batch) < batch_size:
+            return
 
 
 def score_files(lm, paths: Sequence[str], options: Options = Options(), batch_size: int = 1024,
@@ -176,6 +314,13 @@ def score_files(lm, paths: Sequence[str], options: Options = Options(), batch_si
     `shard` (k, n): only lines k, k + n, k + 2n, … (0-based, numbered across the files). With
     `context_tokens`, each file is running text of its own (a file's first line has no context).
     """
+    for batch in score_file_batches(lm, paths, options, batch_size, shard, context_tokens):
+        yield from batch
+
+
+def score_file_batches(lm, paths: Sequence[str], options: Options = Options(), batch_size: int = 1024,
+                       shard: tuple[int, int] | None = None, context_tokens: int = 0) -> Iterator["ScoredLines"]:
+    """`score_files` a batch at a time (`ScoredLines` of at most `batch_size` lines, in order)."""
     from wordlm.text import read_lines
 
     if context_tokens:
@@ -183,15 +328,11 @@ def score_files(lm, paths: Sequence[str], options: Options = Options(), batch_si
             raise InputError("context_tokens reads each line after the lines before it: not with a shard")
         check_context(lm, options.bos, context_tokens)
         for path in paths:
-            yield from (s for _, s in score_stream(lm, read_lines(path), options, batch_size, context_tokens))
+            for _, scores in score_stream_batches(lm, read_lines(path), options, batch_size, context_tokens):
+                yield scores
         return
-
-    def numbered():
-        index = 0
-        for path in paths:
-            for number, text in read_lines(path):
-                if shard is None or index % shard[1] == shard[0]:
-                    yield number, text
-                index += 1
-
-    yield from (s for _, s in score_stream(lm, numbered(), options, batch_size))
+    numbered = itertools.chain.from_iterable(read_lines(path) for path in paths)
+    if shard is not None:
+        numbered = itertools.islice(numbered, shard[0], None, shard[1])
+    for _, scores in score_stream_batches(lm, numbered, options, batch_size):
+        yield scores

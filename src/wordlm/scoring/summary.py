@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
+import numpy as np
+
 from wordlm.errors import InputError
 from wordlm.jsonfile import parse
 from wordlm.scoring.sentences import Options, SentenceScore, perplexity_of
@@ -42,6 +44,25 @@ class Summary:
         self.ends += s.ends
         self.chars += s.chars or 0
         self.fixed += round(s.logprob * FIXED_POINT)
+
+    def add_all(self, scores) -> None:
+        """`add` every sentence of `scores` (a `ScoredLines` is added from its arrays, at once)."""
+        from wordlm.scoring.sentences import ScoredLines
+
+        logprobs = getattr(scores, "logprobs", None)
+        if not isinstance(scores, ScoredLines) or not len(scores) or np.abs(logprobs).max() >= 2.0**32:
+            for s in scores:  # (beyond 2^32 nats a line, the fixed-point sum leaves int64: one by one)
+                self.add(s)
+            return
+        self.sentences += len(scores)
+        self.words += int(scores.words.sum())
+        self.oovs += int(scores.oovs.sum())
+        self.scored += int(scores.scored.sum())
+        self.ends += int(scores.ends.sum())
+        self.chars += int(scores.chars.sum())
+        # round(x * 2^20) of each line, as `add` does: np.rint rounds half to even like round(), and
+        # x * 2^20 is exact; under 2^52 the values are integers a float64 and an int64 hold exactly
+        self.fixed += int(np.rint(logprobs * FIXED_POINT).astype(np.int64).sum())
 
     def merge(self, other: "Summary") -> None:
         if (other.unit, other.options) != (self.unit, self.options):
