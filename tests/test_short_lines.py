@@ -92,3 +92,57 @@ if __name__ == "__main__":
     sys.path.insert(0, str(HERE))
     if sys.argv[1:] == ["--record"]:
         record()
+
+
+def _reference_lines(data: bytes, name: str):
+    """The reader as it was (one `readline` per line, each checked): what the block reader must equal."""
+    import io
+
+    from wordlm.errors import InputError
+
+    out = []
+    try:
+        for number, raw in enumerate(iter(io.BytesIO(data).readline, b""), 1):
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            if b"\x00" in raw:
+                raise InputError(f"{name}:{number}: binary data (NUL byte), expected UTF-8 text")
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise InputError(f"{name}:{number}: invalid UTF-8 at byte {e.start} of the line; "
+                                 "convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+            out.append((number, text.rstrip("\r\n")))
+    except InputError as e:
+        out.append(("error", str(e)))
+    return out
+
+
+PIECES = [b"a", b"b c", b"\n", b"\r\n", b"\r", b"\xef\xbb\xbf", b"\xc3\xa9", b"\xc3", b"\x00", b" ", b"\xe2\x80\xa8",
+          b"\x0b", b"\x1c", b"\x85"]
+
+
+@pytest.mark.parametrize("block", [1, 3, 7, 1 << 20])
+def test_the_block_reader_reads_what_the_line_reader_read(tmp_path, monkeypatch, block):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from wordlm import text as text_module
+    from wordlm.errors import InputError
+
+    monkeypatch.setattr(text_module, "BLOCK_BYTES", block)
+    path = tmp_path / "f.txt"
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(st.sampled_from(PIECES), max_size=30))
+    def check(pieces):
+        data = b"".join(pieces)
+        path.write_bytes(data)
+        got = []
+        try:
+            got.extend(text_module.read_lines(path))
+        except InputError as e:
+            got.append(("error", str(e)))
+        assert got == _reference_lines(data, str(path))
+
+    check()
