@@ -43,13 +43,8 @@ def make_files(folder: Path, lines: int, long_words: int) -> dict[str, Path]:
     return {"short": short, "long": long}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lines", type=int, default=200_000)
-    parser.add_argument("--long-words", type=int, default=100)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-
+def measure(lines: int = 200_000, long_words: int = 100, repeats: int = 3) -> list[dict]:
+    """The JSON records: one per file, then the ratio (see the module docstring)."""
     import wordlm
     from wordlm.cli.common import load_model
     from wordlm.cli.score_cmds import _score_files
@@ -57,28 +52,39 @@ def main() -> None:
 
     lm = load_model(MODEL)  # as the command loads it
     with tempfile.TemporaryDirectory() as tmp:
-        files = make_files(Path(tmp), args.lines, args.long_words)
+        files = make_files(Path(tmp), lines, long_words)
         _score_files(lm, [str(files["long"])], Options(), 1024, None)  # warm: compile the shapes once
         _score_files(lm, [str(files["short"])], Options(), 1024, None)
         seconds: dict[str, list[float]] = {name: [] for name in files}
         summaries = {}
-        for _ in range(args.repeats):
+        for _ in range(repeats):
             for name, path in files.items():
                 started = time.perf_counter()
                 summaries[name] = _score_files(lm, [str(path)], Options(), 1024, None)
                 seconds[name].append(time.perf_counter() - started)
-    rates = {}
+    records, rates = [], {}
     for name, summary in summaries.items():
         median = statistics.median(seconds[name])
         rates[name] = summary.scored / median
-        print(json.dumps({"file": name, "lines": summary.sentences, "words": summary.words,
-                          "tokens": summary.scored, "seconds_median": round(median, 3),
-                          "seconds": [round(s, 3) for s in seconds[name]],
-                          "tokens_per_s": round(rates[name]), "lines_per_s": round(summary.sentences / median),
-                          "ppl": round(summary.ppl, 4)}))
-    print(json.dumps({"ratio_short_to_long_tokens_per_s": round(rates["short"] / rates["long"], 3),
-                      "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-                      "wordlm": wordlm.__version__, "date": time.strftime("%Y-%m-%d")}))
+        records.append({"file": name, "lines": summary.sentences, "words": summary.words,
+                        "tokens": summary.scored, "seconds_median": round(median, 3),
+                        "seconds": [round(s, 3) for s in seconds[name]],
+                        "tokens_per_s": round(rates[name]), "lines_per_s": round(summary.sentences / median),
+                        "ppl": round(summary.ppl, 4)})
+    records.append({"ratio_short_to_long_tokens_per_s": round(rates["short"] / rates["long"], 3),
+                    "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+                    "wordlm": wordlm.__version__, "date": time.strftime("%Y-%m-%d")})
+    return records
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=200_000)
+    parser.add_argument("--long-words", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    for record in measure(args.lines, args.long_words, args.repeats):
+        print(json.dumps(record))
 
 
 if __name__ == "__main__":

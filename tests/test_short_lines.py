@@ -146,3 +146,14 @@ def test_the_block_reader_reads_what_the_line_reader_read(tmp_path, monkeypatch,
         assert got == _reference_lines(data, str(path))
 
     check()
+
+
+@pytest.mark.slow
+def test_short_lines_score_at_half_the_tokens_per_second_of_long_lines():
+    """Issue 17's target, measured side by side (benchmarks/bench_short_lines.py, medians of 3):
+    one-word lines at >= 50% of the tokens/s of 100-word lines, same model, same words."""
+    sys.path.insert(0, str(HERE.parent / "benchmarks"))
+    from bench_short_lines import measure
+
+    *files, summary = measure(lines=100_000, repeats=3)
+    assert summary["ratio_short_to_long_tokens_per_s"] >= 0.5, files

@@ -16,6 +16,11 @@ A command may carry a here-document (`$ cat > f <<'EOF'`, its lines, `EOF`). A `
 only with `--slow` (pytest `-m slow`); `<!-- tour: skip REASON -->` never runs it (a reason is
 required: a service that needs docker, an hour of training). Blocks run in file order and share
 the scratch directory, so a later block may use the files and models an earlier one made.
+
+A command ending in ` &` is a background job, as in an interactive shell (a server): the tour starts
+it, waits until it has printed the first line shown under it, and runs the next commands; `$ kill %N`
+sends SIGTERM to the block's Nth job, which must then exit 0, and the lines shown under the `kill`
+are what the job printed from then on. A job still running at the end of its block is an error.
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +47,8 @@ STDERR_FROM_HERE = re.compile(r"\s*\(stderr from here\)\s*$")
 HEREDOC = re.compile(r"<<-?\s*'?(\w+)'?")
 DURATION = re.compile(r"\d+(?:\.\d+)?(?= s\b)")  # seconds: not compared (machines differ)
 MARKER = re.compile(r"<!--\s*tour:\s*(slow|skip)\b\s*(.*?)\s*-->")
+KILL_JOB = re.compile(r"^kill %(\d+)$")
+JOB_START_TIMEOUT = 180.0  # seconds for a background job to print its first line
 
 
 @dataclass
@@ -206,20 +215,73 @@ class Result:
 def run_command(command: Command, cwd: Path, env: dict, timeout: float) -> Result:
     done = subprocess.run(["bash", "-c", command.shell], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=timeout)
-    stdout, stderr = done.stdout.splitlines(), done.stderr.splitlines()
+    return check(command, done.stdout.splitlines(), done.stderr.splitlines(), done.returncode)
+
+
+def check(command: Command, stdout: list[str], stderr: list[str], returncode: int) -> Result:
+    """Compare what a command printed with what the document shows under it."""
     out = [e for e in command.expected if not e.stderr]
     err = [e for e in command.expected if e.stderr]
     problems = []
     shows_error = any(e.text.startswith(("Error:", "Usage:")) for e in command.expected)
-    if done.returncode != 0 and not shows_error:
-        problems.append(f"exit code {done.returncode}; stderr: {' | '.join(stderr[-3:])}")
+    if returncode != 0 and not shows_error:
+        problems.append(f"exit code {returncode}; stderr: {' | '.join(stderr[-3:])}")
     stdout_map = match_stdout(out, stdout)
     if stdout_map is None:
         problems.append("stdout differs:\n" + _diff([e.text for e in out], stdout))
     stderr_map, missing = match_stderr(err, stderr)
     for i in missing:
         problems.append(f"not on stderr: {err[i].text.rstrip()!r}")
-    return Result(command, stdout, stderr, done.returncode, problems, stdout_map, stderr_map)
+    return Result(command, stdout, stderr, returncode, problems, stdout_map, stderr_map)
+
+
+class Job:
+    """A background command (`CMD &`): its output goes to files read as it runs."""
+
+    def __init__(self, command: Command, cwd: Path, env: dict):
+        self.command = command
+        self.out = tempfile.TemporaryFile("w+")
+        self.err = tempfile.TemporaryFile("w+")
+        # `exec`: the signal reaches the command itself, not a shell waiting for it
+        self.process = subprocess.Popen(["bash", "-c", "exec " + command.shell[:-1].rstrip()], cwd=cwd, env=env,
+                                        stdout=self.out, stderr=self.err, text=True)
+        self.read_out = self.read_err = 0  # lines already given to a command's check
+
+    def lines(self) -> tuple[list[str], list[str]]:
+        def read(f):
+            f.seek(0)
+            return f.read().splitlines()
+
+        return read(self.out), read(self.err)
+
+    def started(self) -> Result:
+        """Wait until the job printed as many lines as its command shows (or exited), then check them."""
+        shown = len(self.command.expected)
+        give_up = time.monotonic() + JOB_START_TIMEOUT
+        while time.monotonic() < give_up and self.process.poll() is None:
+            out, err = self.lines()
+            if len(out) + len(err) >= shown:
+                break
+            time.sleep(0.1)
+        out, err = self.lines()
+        self.read_out, self.read_err = len(out), len(err)
+        code = self.process.poll()
+        result = check(self.command, out, err, 0 if code is None else code)
+        if code is not None:
+            result.problems.insert(0, f"the background job exited (code {code}) before the next command")
+        return result
+
+    def stop(self, command: Command, timeout: float) -> Result:
+        """SIGTERM, wait; what it printed since it started is checked against `command`'s lines."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        out, err = self.lines()
+        return check(command, out[self.read_out :], err[self.read_err :], code)
 
 
 def _diff(want: list[str], got: list[str]) -> str:
@@ -234,13 +296,26 @@ def run_blocks(blocks: list[Block], scratch: Path, slow: bool, timeout: float = 
         if block.mode == "skip" or (block.mode == "slow" and not slow):
             log(f"{block.where}: not run ({block.mode}{': ' + block.reason if block.reason else ''})")
             continue
+        jobs: list[Job] = []
         for command in block.commands:
-            result = run_command(command, scratch, env, timeout)
+            kill = KILL_JOB.match(command.shell.strip())
+            if command.shell.rstrip().endswith(" &"):
+                jobs.append(Job(command, scratch, env))
+                result = jobs[-1].started()
+            elif kill and 1 <= int(kill.group(1)) <= len(jobs):
+                result = jobs[int(kill.group(1)) - 1].stop(command, timeout=60)
+            else:
+                result = run_command(command, scratch, env, timeout)
             results.append(result)
             status = "ok" if not result.problems else "DIFFERS"
             log(f"{block.where}: $ {command.shell[:90]}  {status}")
             for p in result.problems:
                 log("    " + p.replace("\n", "\n    "))
+        for job in jobs:
+            if job.process.poll() is None:
+                job.stop(job.command, timeout=60)
+                results[-1].problems.append(f"background job still running at the end of the block: {job.command.shell}")
+                log(f"{block.where}: {results[-1].problems[-1]}")
     return results
 
 

@@ -47,7 +47,7 @@ def parse(text: str, where: str, error: type[Exception] = InputError, max_depth:
         return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except json.JSONDecodeError as e:
         raise error(f"{where}: invalid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:  # ValueError: also an integer of over 4,300 digits
         raise error(f"{where}: invalid JSON ({e})") from None
 
 

@@ -281,6 +281,23 @@ def utterance_from_json(obj: dict, required: Iterable[str] = ("score",), name: s
     return utt
 
 
+_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_ESCAPED = re.compile(r"[\\\t\n\r]")
+_UNESCAPED = re.compile(r"\\([\\tnr])")
+_UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
+
+
+def tsv_escape(field: str) -> str:
+    """A TSV field on one line: backslash, tab, newline and carriage return as `\\\\`, `\\t`, `\\n`, `\\r`
+    (the convention of PostgreSQL's and MySQL's text formats; what `wordlm rerank` writes)."""
+    return _ESCAPED.sub(lambda m: _ESCAPES[m.group()], field)
+
+
+def tsv_unescape(field: str) -> str:
+    """The inverse of `tsv_escape`; a backslash before any other character is kept as written."""
+    return _UNESCAPED.sub(lambda m: _UNESCAPES[m.group(1)], field) if "\\" in field else field
+
+
 def _read_tsv(name, lines) -> Iterator[tuple[str, Utterance]]:
     current: Utterance | None = None
     place = ""
@@ -289,7 +306,7 @@ def _read_tsv(name, lines) -> Iterator[tuple[str, Utterance]]:
         parts = line.split("\t")
         if len(parts) != 3:  # more: not a tab inside the text, which would be scored as words
             raise InputError(f"{name}:{number}: expected 3 columns utt_id<TAB>score<TAB>text, got {len(parts)}")
-        utt_id, score, text = parts[0].strip(), parts[1].strip(), parts[2]
+        utt_id, score, text = tsv_unescape(parts[0].strip()), parts[1].strip(), tsv_unescape(parts[2])
         if number == 1 and score.lower() == "score":
             continue  # header
         if not utt_id:

@@ -13,10 +13,11 @@ import time
 
 import click
 
+
 from wordlm.cli import cli
 from wordlm.cli.common import echo_json, handle_errors, load_model, log
 from wordlm.jsonfile import dumps
-from wordlm.nbest import FORMATS
+from wordlm.nbest import FORMATS, tsv_escape
 
 FORMAT_HELP = ("N-best format: jsonl, hyporadise (JSON list), mlm (mlm-scoring dict), tsv, srilm (NBestList1.0/2.0 "
                "or SRILM's own; a file per utterance, or a directory), kaldi (a directory: text + cost files), "
@@ -40,12 +41,6 @@ def _progress(what: str, utterances):
     total = {"utterances": len(utterances), "hypotheses": sum(len(u.hyps) for u in utterances)}
     progress = Progress(f"{what}:", ("utterances", "hypotheses"), rate="hypotheses", total=total)
     return lambda utterances, hyps: progress.set(utterances=utterances, hypotheses=hyps), progress
-
-
-def tsv_field(text: str) -> str:
-    """A TSV field that cannot break its row: backslash, tab, newline and carriage return escaped
-    as `\\`, `\t`, `\n`, `\r` (the convention of PostgreSQL's and MySQL's text formats)."""
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _output(path):
@@ -140,9 +135,9 @@ def rerank(model, nbest, fmt, am, lm_weight, word_bonus, weights_file, lms, outp
             emit(dumps(rec))
         elif all_hyps:
             for h in rec["hyps"]:
-                emit(f"{tsv_field(rec['utt_id'])}\t{h['total']}\t{tsv_field(h['text'])}")
+                emit(f"{tsv_escape(rec['utt_id'])}\t{h['total']}\t{tsv_escape(h['text'])}")
         else:
-            emit(f"{tsv_field(rec['utt_id'])}\t{rec['rank_before']}\t{rec['score']}\t{tsv_field(rec['text'])}")
+            emit(f"{tsv_escape(rec['utt_id'])}\t{rec['rank_before']}\t{rec['score']}\t{tsv_escape(rec['text'])}")
     bar.close()
     finish()
     seconds = time.perf_counter() - start
@@ -191,6 +186,7 @@ def tune(model, nbest, fmt, am, output, lm_weights, word_bonuses, lms, other_wei
     am_weights = rr.parse_am(am)
     alphas = rr.parse_range(lm_weights, "--lm-weights")
     betas = rr.parse_range(word_bonuses, "--word-bonuses")
+    rr.check_grid(alphas, betas)  # before TensorFlow and the n-best file
     others_grid = rr.parse_range(other_weights, "--other-weights") if other_weights else None
     lm = load_model(model)
     other_models = [load_model(p) for p in lms]

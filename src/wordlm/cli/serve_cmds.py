@@ -62,10 +62,14 @@ def serve(model, host, port, max_batch, max_wait_ms, api_key, max_body_bytes, ac
         application = service(lm, max_batch=max_batch, max_wait_ms=max_wait_ms, api_key=api_key,
                               max_body=max_body_bytes, loopback_only=is_loopback(host))
         shown = f"[{host}]" if ":" in host else host
-        log(f"serving {model} on http://{shown}:{port}/ (the page; the API under /v1/, its schema at /openapi.json; "
-            f"batches of up to {max_batch} rows, {max_wait_ms:g} ms; "
-            f"{'API key required' if api_key else 'no API key'}); SIGTERM or Ctrl-C stops")
-        code = run(application, sock, access_log=access_log, log_level="info" if access_log else "warning")
+
+        def ready() -> None:
+            log(f"serving {model} on http://{shown}:{port}/ (the page; the API under /v1/, its schema at "
+                f"/openapi.json; batches of up to {max_batch} rows, {max_wait_ms:g} ms; "
+                f"{'API key required' if api_key else 'no API key'}); SIGTERM or Ctrl-C stops")
+
+        code = run(application, sock, access_log=access_log, log_level="info" if access_log else "warning",
+                   on_ready=ready)
     finally:
         sock.close()
     log("stopped" if code != 1 else "the server did not start")

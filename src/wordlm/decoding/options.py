@@ -23,6 +23,7 @@ MAX_WORDS = 10_000  # tokens one hypothesis may grow by (a character model needs
 MAX_NUM = 10_000  # results per prompt (sampling estimates a distribution from thousands)
 MAX_BEAM = 1_000  # beam width: rows × vocabulary floats per step
 MAX_ROWS = 4_096  # rows (prompts × max(num, beam)) decoded in one batch
+MAX_LENGTH_PENALTY = 10.0  # alpha: (5 + MAX_WORDS)**alpha must stay a float (GNMT uses 0.6 to 1)
 LENGTH_NORMS = ("none", "avg", "gnmt")
 
 
@@ -96,6 +97,8 @@ class DecodeOptions:
             (self.length_norm in LENGTH_NORMS,
              f"--length-norm must be one of {', '.join(LENGTH_NORMS)}, got {self.length_norm!r}"),
             (self.length_penalty >= 0, f"--length-penalty must be at least 0, got {self.length_penalty}"),
+            (self.length_penalty <= MAX_LENGTH_PENALTY,
+             f"--length-penalty must be at most {MAX_LENGTH_PENALTY:g}, got {self.length_penalty:g}"),
             (self.no_repeat_ngram is None or self.no_repeat_ngram >= 1,
              f"--no-repeat-ngram must be at least 1, got {self.no_repeat_ngram}"),
             (self.strategy != "greedy" or self.num == 1,

@@ -34,8 +34,17 @@ def greedy_pick(logprobs: np.ndarray) -> np.ndarray:
 def shape(logprobs: np.ndarray, temperature: float = 1.0, top_k: int | None = None,
           top_p: float | None = None) -> np.ndarray:
     """<float64>[rows, vocab] sampling probabilities (see the module docstring); temperature > 0."""
-    scaled = logprobs.astype(np.float64) / temperature
-    top = np.max(scaled, axis=1, keepdims=True)
+    logprobs = logprobs.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = logprobs / temperature
+        top = np.max(scaled, axis=1, keepdims=True)
+        # A tiny temperature (1e-310) overflows the division itself: those rows are divided after
+        # subtracting their maximum (the same distribution; the most likely token keeps 0, not -inf).
+        best = np.max(logprobs, axis=1, keepdims=True)
+        over = (~np.isfinite(top) & np.isfinite(best))[:, 0]
+        if over.any():
+            scaled[over] = (logprobs[over] - best[over]) / temperature
+            top[over] = 0.0
     top[~np.isfinite(top)] = 0.0
     probs = np.exp(scaled - top)  # -inf -> 0
     vocab = probs.shape[1]

@@ -2,8 +2,9 @@
 
 An export folder holds `saved_model.pb` and `assets.extra/wordlm.json` with `"format":
 "wordlm-savedmodel"` (the marker every export writes). `--overwrite` replaces only such a folder,
-or an empty one: never the model being exported (nor a folder inside it or holding it), never
-anything else — a user's folder of files is not an old export, whatever it is called.
+or an empty one: never the model being exported (nor a folder inside it or holding it), never a
+folder inside any model directory, never anything else — a user's folder of files is not an old
+export, whatever it is called.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ def check_destination(out_dir, overwrite: bool = False, model_dir=None) -> Path:
         if target == model or model in target.parents or target in model.parents:
             raise InputError(f"{out}: is the model being exported (or holds it, or lies inside it); "
                              f"export to another folder, e.g. models/NAME/1")
+    for folder in out.absolute().parents:  # never into a model directory (its files are the model)
+        if (folder / "wordlm.json").is_file() and not is_export(folder):
+            raise InputError(f"{out}: lies inside the model directory {folder}; export to a folder of its own, "
+                             f"e.g. models/NAME/1")
     if out.is_dir() and any(out.iterdir()):
         if not overwrite:
             raise InputError(f"{out}: already exists; pass --overwrite to replace a previous export, "

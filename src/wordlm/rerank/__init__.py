@@ -32,10 +32,10 @@ from wordlm.rerank.formula import (
 from wordlm.rerank.report import Report, ascii_plot
 from wordlm.rerank.trie import LMCache, sentence_logprobs, trie_logprobs
 from wordlm.rerank.generalise import RULES, Generalisation, generalise, sign_test
-from wordlm.rerank.tuning import Table, TuneResult, parse_range, read_weights, tune, wer_by_alpha
+from wordlm.rerank.tuning import Table, TuneResult, check_grid, parse_range, read_weights, tune, wer_by_alpha
 
 __all__ = [
     "LMCache", "RULES", "Generalisation", "Report", "Scored", "Table", "TuneResult", "generalise", "sign_test", "ascii_plot", "choose", "combine", "first_pass", "format_am",
-    "parse_am", "parse_range", "ranking", "read_weights", "record", "score_nbest", "sentence_logprobs", "trie_logprobs",
+    "check_grid", "parse_am", "parse_range", "ranking", "read_weights", "record", "score_nbest", "sentence_logprobs", "trie_logprobs",
     "tune", "wer_by_alpha", "word_count",
 ]

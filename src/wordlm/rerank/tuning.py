@@ -34,10 +34,24 @@ def parse_range(spec: str, what: str) -> np.ndarray:
     lo, hi, step = values
     if step <= 0 or hi < lo:
         raise InputError(f"{what} {spec!r}: need LO <= HI and STEP > 0")
-    count = int(math.floor((hi - lo) / step + 1e-9)) + 1
-    if count > 100_000:
-        raise InputError(f"{what} {spec!r}: {count} values is too many (at most 100000)")
+    count = (hi - lo) / step + 1e-9
+    if not count < MAX_AXIS:  # before int(): (1e308 - -1e308) / 1e-300 is infinite
+        raise InputError(f"{what} {spec!r}: {'too many' if math.isfinite(count) else 'infinitely many'} values "
+                         f"(at most {MAX_AXIS:,})")
+    count = int(math.floor(count)) + 1
     return np.round(lo + step * np.arange(count), 10)
+
+
+MAX_AXIS = 100_000  # values of one axis of the grid
+MAX_GRID = 1_000_000  # grid points (α values × β values): each is a pass over the n-best lists
+
+
+def check_grid(lm_weights, word_bonuses) -> None:
+    """Refuse a grid whose product of axes is beyond `MAX_GRID` points, naming both sizes and the limit."""
+    points = len(lm_weights) * len(word_bonuses)
+    if points > MAX_GRID:
+        raise InputError(f"--lm-weights × --word-bonuses: {len(lm_weights):,} × {len(word_bonuses):,} = {points:,} "
+                         f"grid points is too many (at most {MAX_GRID:,}); use a coarser STEP or a narrower range")
 
 
 @dataclass
@@ -135,6 +149,7 @@ def tune(scored, lm_weights: np.ndarray, word_bonuses: np.ndarray, other_grid: n
     """
     table = scored if isinstance(scored, Table) else Table(scored)
     lm_weights, word_bonuses = np.asarray(lm_weights, float), np.asarray(word_bonuses, float)
+    check_grid(lm_weights, word_bonuses)
     grid = np.zeros((len(lm_weights), len(word_bonuses)), dtype=np.int64)
     for i, a in enumerate(lm_weights):
         base = table.fp + a * table.lm

@@ -112,6 +112,18 @@ class ScoredLines(Sequence):
         self.words, self.oovs, self.scored, self.ends, self.chars, self.logprobs = (
             words, oovs, scored, ends, chars, logprobs)
 
+    @classmethod
+    def of(cls, scores: Sequence[SentenceScore]) -> "ScoredLines":
+        """The `ScoredLines` of sentence scores made elsewhere (a mixture's)."""
+        scores = list(scores)
+
+        def counts(get, dtype=np.int64):
+            return np.fromiter(map(get, scores), dtype=dtype, count=len(scores))
+
+        return cls(lambda: scores, len(scores), counts(lambda x: x.words), counts(lambda x: x.oovs),
+                   counts(lambda x: x.scored), counts(lambda x: x.ends), counts(lambda x: x.chars or 0),
+                   counts(lambda x: x.logprob, np.float64))
+
     def _all(self) -> list:
         if self._items is None:
             self._items, self._make = self._make(), None
@@ -147,7 +159,7 @@ def score_sentences(lm, texts: Sequence[str], options: Options = Options(),
     """
     texts = lines_argument(texts)
     if hasattr(lm, "score_sentences"):  # a mixture scores words from the text itself (`wordlm.mixture`)
-        return lm.score_sentences(texts, options, contexts, max_batch)
+        return ScoredLines.of(lm.score_sentences(texts, options, contexts, max_batch))
     n_lines = len(texts)
     char = lm.tokenizer.mode == "char"
     first = lm.framing.first_target

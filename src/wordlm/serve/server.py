@@ -65,11 +65,12 @@ def _show(host: str) -> str:
 
 
 def run(app, sock: socket.socket, *, access_log: bool = False, log_level: str = "warning",
-        graceful_timeout: float = DEFAULT_GRACEFUL_TIMEOUT) -> int:
-    """Serve `app` on the bound `sock` until a signal; the exit code (0 after SIGTERM)."""
+        graceful_timeout: float = DEFAULT_GRACEFUL_TIMEOUT, on_ready=None) -> int:
+    """Serve `app` on the bound `sock` until a signal; the exit code (0 after SIGTERM).
+    `on_ready()` is called once the server accepts connections (a line that means "ready")."""
     config = uvicorn.Config(app, log_level=log_level, access_log=access_log, lifespan="on",
                             timeout_graceful_shutdown=graceful_timeout, server_header=False)
-    server = Server(config)
+    server = Server(config, on_ready)
     server.run(sockets=[sock])
     if not server.started:
         return 1  # the application did not start (uvicorn has said why)
@@ -80,9 +81,15 @@ class Server(uvicorn.Server):
     """uvicorn's Server, except that a signal ends `run` normally: uvicorn re-raises it after the
     graceful shutdown, which would make the exit status the signal's instead of 0."""
 
-    def __init__(self, config):
+    def __init__(self, config, on_ready=None):
         super().__init__(config)
         self.signals: list[int] = []
+        self.on_ready = on_ready
+
+    async def startup(self, sockets=None):
+        await super().startup(sockets)
+        if self.started and self.on_ready is not None:
+            self.on_ready()
 
     @contextlib.contextmanager
     def capture_signals(self):
