@@ -215,8 +215,8 @@ def rhyme_dir(tmp_path_factory, seq_lm):
     return d
 
 
-def run(*args):
-    result = CliRunner().invoke(cli, [str(a) for a in args])
+def run(*args, input_text=None):
+    result = CliRunner().invoke(cli, [str(a) for a in args], input=input_text)
     return result
 
 
@@ -307,3 +307,24 @@ def test_info_describes_a_mixture_and_export_refuses_it(rhyme_dir, tmp_path):
     assert info.exit_code == 0 and "2 components" in info.stdout and "0.75" in info.stdout
     exp = run("export", tmp_path / "m.json", tmp_path / "out")
     assert exp.exit_code == 1 and "cannot be exported" in exp.stderr and not (tmp_path / "out").exists()
+
+
+def test_serve_takes_a_mixture_and_answers_as_the_cli(rhyme_dir):
+    """`wordlm serve MIX.json`: the real server on a mixture of a wordlm model and an ARPA model; its
+    scores and next words equal the CLI's on the same file."""
+    pytest.importorskip("fastapi", reason="the serve extra is needed")
+    from serving import Server
+
+    d = rhyme_dir
+    mix = d / "serve-mix.json"
+    assert run("mix", d / "rhyme", d / "tiny.arpa", "-o", mix, "--weights", "0.7,0.3").exit_code == 0
+    server = Server(mix)
+    try:
+        served = server.ok("/v1/score", {"text": "jack and jill"})
+        words = server.ok("/v1/next", {"prompt": "jack and", "top": 3})["words"]
+    finally:
+        assert server.stop() == 0
+    cli_score = json.loads(run("score", mix, "-", "--json", input_text="jack and jill").stdout.splitlines()[0])
+    assert served["logprob"] == pytest.approx(cli_score["logprob"], abs=1e-5)
+    cli_next = run("next", mix, "--prompt", "jack and", "--top", "3", "--json")
+    assert [w["word"] for w in words] == [w["word"] for w in map(json.loads, cli_next.stdout.splitlines())]

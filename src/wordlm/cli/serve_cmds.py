@@ -8,6 +8,8 @@ What it serves is documented in `wordlm.serve.app`; how, in `docs/serve.md`.
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from wordlm.cli import cli
@@ -50,7 +52,8 @@ def serve(model, host, port, max_batch, max_wait_ms, api_key, max_body_bytes, ac
 
     if api_key is not None and not api_key.strip():
         raise click.BadParameter("the API key is empty", param_hint="--api-key")
-    read_config(model)  # a missing or broken model directory: at once, before TensorFlow
+    if not os.path.isfile(model):  # a mixture or n-gram file is checked by load_model, before TensorFlow
+        read_config(model)  # a missing or broken model directory: at once, before TensorFlow
     sock = bind(host, port)
     try:
         warning = exposure_warning(host)
