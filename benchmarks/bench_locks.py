@@ -3,12 +3,12 @@
 Three measurements, one JSON line each:
 
 - `race`: `--procs` processes (no TensorFlow) try for `--seconds` to take one lock file
-  (`wordlm.locking.locked`) and, while holding it, increment a counter file by read-modify-write.
+  (`wordlm.locking.hold`) and, while holding it, increment a counter file by read-modify-write.
   Lost updates (counter != acquisitions) would mean two holders at once; refusals are the attempts
   that found the lock held.
 - `readers`: a child process saves a model to one directory in a loop (`saving.save`, a different
   model each time) while this process polls `saving.load` for `--seconds`: loads, commits seen,
-  loads that had to start again because a save committed meanwhile, failures.
+  failures.
 - `second_writer`: while a holder process keeps a model directory's lock, `wordlm train … -o DIR
   --overwrite` in a fresh process: its exit code, its one error line, and the seconds it took
   (the refusal comes before TensorFlow is imported).
@@ -38,16 +38,17 @@ RACER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {src!r})
     from pathlib import Path
-    from wordlm.locking import Locked, locked
+    from wordlm.errors import InputError
+    from wordlm.locking import hold
     lock, counter, seconds = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
     won = refused = 0
     deadline = time.time() + seconds
     while time.time() < deadline:
         try:
-            with locked(lock, "race"):
+            with hold(lock):
                 counter.write_text(str(int(counter.read_text()) + 1))
                 won += 1
-        except Locked:
+        except InputError:
             refused += 1
     print(won, refused)
 """)
@@ -72,15 +73,16 @@ HOLDER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {src!r})
     from pathlib import Path
-    from wordlm.locking import model_lock
-    with model_lock(Path(sys.argv[1])):
+    from wordlm.locking import hold
+    with hold(Path(sys.argv[1])):
         print("holding", flush=True)
         time.sleep(120)
 """)
 
 
 def race(folder: Path, procs: int, seconds: float) -> dict:
-    lock, counter = folder / "race.lock", folder / "counter"
+    lock, counter = folder / "race", folder / "counter"  # the lock: race/.wordlm.lock
+    lock.mkdir()
     counter.write_text("0")
     script = folder / "racer.py"
     script.write_text(RACER.format(src=SRC))
@@ -90,22 +92,12 @@ def race(folder: Path, procs: int, seconds: float) -> dict:
     won = sum(w for w, _ in results)
     return {"bench": "race", "processes": procs, "seconds": seconds, "acquisitions": won,
             "acquisitions_per_s": round(won / seconds), "refusals": sum(r for _, r in results),
-            "lost_updates": won - int(counter.read_text()), "lock_file_left": lock.exists()}
+            "lost_updates": won - int(counter.read_text()), "lock_file_left": (lock / ".wordlm.lock").exists()}
 
 
 def readers(folder: Path, seconds: float) -> dict:
     from wordlm import saving
 
-    restarts = 0
-    real = saving._changed
-
-    def counting(directory, config):
-        nonlocal restarts
-        changed = real(directory, config)
-        restarts += changed
-        return changed
-
-    saving._changed = counting
     d = folder / "model"
     script = folder / "saver.py"
     script.write_text(SAVER.format(tests=TESTS))
@@ -124,7 +116,7 @@ def readers(folder: Path, seconds: float) -> dict:
     saver.kill()
     saver.wait()
     return {"bench": "readers", "seconds": seconds, "loads": loads, "distinct_commits_seen": len(commits),
-            "loads_restarted": restarts, "failures": failures}
+            "failures": failures}
 
 
 def second_writer(folder: Path) -> dict:

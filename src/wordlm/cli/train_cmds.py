@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from wordlm.cli import cli
@@ -110,6 +112,10 @@ def train(texts, output, framing, context, tokenizer, lower, no_boundaries, min_
         given = {name: value for name, value in locals().items()
                  if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
         check_resume(output, read_config(output), given)
+    if os.path.isdir(output):  # another writer there is refused now, not after TensorFlow's start-up
+        from wordlm.locking import hold
+
+        click.get_current_context().with_resource(hold(output))
     import_tensorflow()
     from wordlm.training.loop import train as run_training
 
