@@ -529,3 +529,47 @@ def test_exhaustive_helper_counts_every_continuation():
     assert [(f[1], f[3]) for f in every][:1] == [((), True)]  # "" then </s>: 1/4
     assert len(every) == 1 + 2 + 4  # </s>; a </s>, b </s>; four 2-word lines cut at max_words
     np.testing.assert_allclose(sorted(math.exp(f[2]) for f in every), [1 / 16] * 6 + [1 / 4], rtol=1e-6)
+
+
+@pytest.mark.parametrize("vocab,chunk,k", [(37, 5, 3), (37, 6, 16), (40, 4, 12), (23, 7, 23), (1000, None, 16),
+                                           (2000, None, 16), (2000, 3, 40)])
+def test_two_stage_top_k_is_top_k_exactly(vocab, chunk, k):
+    """Values and indices, ties (to the lower index) and −inf entries included."""
+    import tensorflow as tf
+
+    from wordlm.inference.search_loops import top_k_rows
+
+    rng = np.random.default_rng(vocab + k)
+    x = rng.integers(-6, 3, size=(9, vocab)).astype(np.float32)  # many ties
+    x[x < -4] = -np.inf
+    x[0] = -np.inf  # nothing allowed
+    x[1, : vocab - 2] = -np.inf  # fewer finite entries than k
+    x[2] = 1.0  # all tied
+    want_v, want_i = tf.math.top_k(x, k=k)
+    got_v, got_i = top_k_rows(tf.constant(x), k, vocab, chunk)
+    np.testing.assert_array_equal(got_v.numpy(), want_v.numpy())
+    finite = np.isfinite(want_v.numpy())
+    np.testing.assert_array_equal(got_i.numpy()[finite], want_i.numpy()[finite])
+    assert got_i.numpy().min() >= 0 and got_i.numpy().max() < vocab
+
+
+@pytest.mark.parametrize("opts", [{}, {"min_words": 3, "forbid": ("and",), "length_norm": "gnmt"},
+                                  {"length_norm": "avg", "length_penalty": 0.7, "num": 3}])
+def test_the_compiled_beam_with_a_two_stage_top_k_gives_the_same_hypotheses(monkeypatch, opts):
+    """The tiny model's vocabulary is below `TWO_STAGE_MIN_VOCAB`: force the two stages (chunks of 4)."""
+    from wordlm.inference import search_loops
+
+    lm = trained()
+    texts = ["jack", "to fetch", "jill came tumbling"]
+    options = DecodeOptions(**{"strategy": "beam", "beam_size": 6, "num": 6, "max_words": 6, **opts}).validate()
+    prompts = prepare_prompts(lm, texts, options.max_words)
+    one = beam_search(lm, prompts, options, "auto")
+    plain = search_loops.top_k_rows
+    monkeypatch.setattr(search_loops, "top_k_rows", lambda x, k, vocab, chunk=None: plain(x, k, vocab, 4))
+    lm.reset_compiled()
+    try:
+        two = beam_search(lm, prompts, options, "auto")
+    finally:
+        lm.reset_compiled()
+    for a, b in zip(one, two):
+        assert [(h.text, h.eos, h.logprob, h.score) for h in a] == [(h.text, h.eos, h.logprob, h.score) for h in b]

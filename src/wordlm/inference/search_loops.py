@@ -18,9 +18,41 @@ Not here: the per-token numbers (`network.py`), hypotheses and their ranking (`d
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from wordlm.vocab import EOS_ID, PAD_ID
+
+
+TWO_STAGE_MIN_VOCAB = 1024  # below this, one `tf.math.top_k` over the row is as fast
+
+
+def top_k_rows(x, k, vocab: int, chunk: int | None = None):
+    """`tf.math.top_k(x, k)` of <float32>[rows, vocab] (values and indices, best first, ties to
+    the lower index), exactly, in two stages: the k chunks of `chunk` consecutive entries with the
+    best maxima (ties: the lower chunk), then the best k entries of those chunks, read in index
+    order. Exact: an entry outside those chunks has k better entries (its chunk's maximum is at
+    least the entry, and each chosen chunk's maximum beats that). One top-k over all V entries
+    costs about 5x the two stages at V = 10,000 (a CPU heap per row). `chunk`: default √V (one
+    stage below `TWO_STAGE_MIN_VOCAB`); rows are padded with −inf to whole chunks; the index
+    of a −inf value is unspecified (the searches never use one)."""
+    import tensorflow as tf
+
+    if chunk is None:
+        chunk = math.isqrt(vocab) if vocab >= TWO_STAGE_MIN_VOCAB else vocab
+    if chunk >= vocab:
+        return tf.math.top_k(x, k=k)
+    chunks = -(-vocab // chunk)
+    rows = tf.shape(x)[0]
+    if chunks * chunk > vocab:
+        x = tf.pad(x, [[0, 0], [0, chunks * chunk - vocab]], constant_values=-np.inf)
+    x = tf.reshape(x, [rows, chunks, chunk])
+    picked = tf.minimum(k, chunks)
+    best = tf.sort(tf.math.top_k(tf.reduce_max(x, axis=2), k=picked).indices, axis=1)  # in index order
+    values, pos = tf.math.top_k(tf.reshape(tf.gather(x, best, batch_dims=1), [rows, picked * chunk]), k=k)
+    index = tf.gather(best, pos // chunk, batch_dims=1) * chunk + pos % chunk
+    return values, tf.minimum(index, vocab - 1)
 
 
 def build_greedy(net, vocab: int):
@@ -69,7 +101,7 @@ def build_greedy(net, vocab: int):
 def build_beam(net, vocab: int):
     import tensorflow as tf
 
-    is_eos = tf.equal(tf.range(vocab, dtype=tf.int32), EOS_ID)
+    eos_block = tf.where(tf.equal(tf.range(vocab, dtype=tf.int32), EOS_ID), -np.inf, 0.0)  # [V]
     read_all, cells = net.read, net.cells
 
     def logprobs(state):
@@ -78,13 +110,15 @@ def build_beam(net, vocab: int):
     f64 = tf.float64
     neg_inf = tf.constant(-np.inf, f64)
 
-    def normalised(logprob, length, kind, alpha):
-        """`options.length_normalised` in TensorFlow (kind: index in LENGTH_NORMS)."""
-        length = tf.cast(length, f64)
-        avg = logprob / tf.pow(length, alpha)
-        gnmt = logprob / (tf.pow(5.0 + length, alpha) / tf.pow(tf.constant(6.0, f64), alpha))
-        out = tf.where(tf.equal(kind, 1), avg, tf.where(tf.equal(kind, 2), gnmt, logprob))
-        return tf.where(length > 0, out, logprob)
+    def divisors(longest, kind, alpha):
+        """<float64>[longest + 1]: `options.length_normalised`'s divisor of a hypothesis of each
+        length (kind: index in LENGTH_NORMS; length 0 and "none": 1), so that a step's scores are
+        one division by a gathered divisor, not a dozen ops of `tf.pow`s per step."""
+        length = tf.cast(tf.range(longest + 1), f64)
+        avg = tf.pow(length, alpha)
+        gnmt = tf.pow(5.0 + length, alpha) / tf.pow(tf.constant(6.0, f64), alpha)
+        out = tf.where(tf.equal(kind, 1), avg, tf.where(tf.equal(kind, 2), gnmt, tf.ones_like(length)))
+        return tf.where(length > 0, out, tf.ones_like(length))
 
     @tf.function(input_signature=[
         tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([vocab], tf.float32), tf.TensorSpec([None], tf.int32),
@@ -96,18 +130,21 @@ def build_beam(net, vocab: int):
         state = tf.repeat(read_all(ids), width, axis=0)  # [P*K, size]: slot 0 live, the others empty
         cum = tf.where(tf.range(width)[None, :] == 0, tf.zeros([prompts, width], f64), neg_inf)
         rank = tf.range(2 * width)[None, :]
-        slots = tf.range(width)[None, :]
+        slots = tf.broadcast_to(tf.range(width)[None, :], [prompts, width])
+        offsets = tf.range(prompts)[:, None] * width  # a prompt's first row
+        first_k = tf.range(4 * width)[None, :] < width  # the dead-row columns of the finished block
+        div = divisors(tf.reduce_max(budgets) + 1, kind, alpha)
+        budget_div = tf.gather(div, budgets)
 
         def body(t, state, cum, searching, best, count, tas):
-            lp = logprobs(state) + bias
-            lp = tf.where(tf.logical_and(t < min_words, is_eos)[None, :], -np.inf, lp)
-            values, tokens = tf.math.top_k(lp, k=n)  # [R, n], ties to the lower id
+            # `</s>` before min_words: folded into the [V] bias, one add over the rows' logprobs.
+            lp = logprobs(state) + tf.where(t < min_words, bias + eos_block, bias)
+            values, tokens = top_k_rows(lp, n, vocab)  # [R, n], ties to the lower id
             live = tf.logical_and(cum > neg_inf, searching[:, None])  # [P, K]
             dead = tf.logical_and(live, tf.reshape(tf.math.is_inf(values[:, 0]), [prompts, width]))
             scores = cum[:, :, None] + tf.reshape(tf.cast(values, f64), [prompts, width, n])
             scores = tf.reshape(tf.where(live[:, :, None], scores, neg_inf), [prompts, width * n])
-            order = tf.argsort(-scores, axis=1, stable=True)[:, : 2 * width]  # ties: layout order
-            top = tf.gather(scores, order, batch_dims=1)  # [P, 2K]
+            top, order = tf.math.top_k(scores, k=2 * width)  # [P, 2K]; ties: layout order (lower index)
             top_slot = order // n
             top_token = tf.gather(tf.reshape(tokens, [prompts, width * n]), order, batch_dims=1)
             ok = top > neg_inf
@@ -115,7 +152,7 @@ def build_beam(net, vocab: int):
             ends = tf.logical_and(eos, rank < width)
             other = tf.logical_and(ok, tf.logical_not(eos))
             kept = tf.logical_and(other, tf.cumsum(tf.cast(other, tf.int32), axis=1) <= width)
-            pick = tf.argsort(tf.where(kept, rank, rank + 2 * width), axis=1, stable=True)[:, :width]
+            pick = tf.math.top_k(tf.where(kept, -rank, -rank - 2 * width), k=width).indices  # kept ones, in rank order
             filled = tf.gather(kept, pick, batch_dims=1)  # [P, K]
             new_parent = tf.gather(top_slot, pick, batch_dims=1)
             new_token = tf.where(filled, tf.gather(top_token, pick, batch_dims=1), PAD_ID)
@@ -123,22 +160,20 @@ def build_beam(net, vocab: int):
             spent = (t + 1 >= budgets)[:, None]
             cut = tf.logical_and(filled, spent)
             going = tf.logical_and(filled, tf.logical_not(spent))
-            # Finished this step: dead rows (K), `</s>` (2K ranks), budget reached (K).
+            # Finished this step: dead rows (K, length t), `</s>` (2K ranks) and budget reached (K), length t + 1.
             kinds = tf.concat([tf.where(dead, 1, 0), tf.where(ends, 2, 0), tf.where(cut, 3, 0)], axis=1)
-            fin_slot = tf.concat([tf.broadcast_to(slots, [prompts, width]), top_slot,
-                                  tf.broadcast_to(slots, [prompts, width])], axis=1)
+            fin_slot = tf.concat([slots, top_slot, slots], axis=1)
             fin_lp = tf.concat([cum, top, new_cum], axis=1)
-            length = tf.concat([tf.fill([prompts, width], t), tf.fill([prompts, 3 * width], t + 1)], axis=1)
-            fin_score = tf.where(kinds > 0, normalised(fin_lp, length, kind, alpha), neg_inf)
+            fin_score = tf.where(kinds > 0, fin_lp / tf.where(first_k, div[t], div[t + 1]), neg_inf)
             count = count + tf.reduce_sum(tf.cast(kinds > 0, tf.int32), axis=1)
             best = tf.math.top_k(tf.concat([best, fin_score], axis=1), k=num).values
             # Early stop: the num-th best finished beats anything the best live slot can reach.
-            reach = normalised(new_cum[:, 0], budgets, kind, alpha)
+            reach = new_cum[:, 0] / budget_div
             done = tf.logical_and(count >= num, best[:, num - 1] >= reach)
             searching = tf.logical_and(searching, tf.logical_and(tf.reduce_any(going, axis=1), tf.logical_not(done)))
             going = tf.logical_and(going, searching[:, None])
             new_cum = tf.where(going, new_cum, neg_inf)
-            rows = tf.reshape(new_parent + tf.range(prompts)[:, None] * width, [-1])
+            rows = tf.reshape(new_parent + offsets, [-1])
             feed = tf.reshape(tf.where(going, new_token, PAD_ID), [-1])
             state = cells(feed, tf.gather(state, rows))
             tas = [ta.write(t, x) for ta, x in zip(tas, (new_parent, new_token, kinds, fin_slot, fin_lp))]
