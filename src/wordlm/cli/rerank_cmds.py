@@ -128,7 +128,7 @@ def rerank(model, nbest, fmt, am, lm_weight, word_bonus, weights_file, lms, outp
     utterances = list(read_nbest(nbest, fmt, required=am_weights, refs=refs, beam_size=beam_size))
     progress, bar = _progress("reranking", utterances)
     start = time.perf_counter()
-    for scored in rr.score_nbest(lm, utterances, am_weights, progress=progress, others=other_models):
+    for scored in rr.score_nbest(lm, utterances, am_weights, progress=progress, others=other_models, where=str(nbest)):
         report.add(scored)
         rec = rr.record(scored, alpha, beta, all_hyps, weights)
         if as_json:
@@ -193,7 +193,7 @@ def tune(model, nbest, fmt, am, output, lm_weights, word_bonuses, lms, other_wei
     utterances = list(read_nbest(nbest, fmt, required=am_weights, refs=refs, beam_size=beam_size))
     progress, bar = _progress("scoring", utterances)
     start = time.perf_counter()
-    scored = list(rr.score_nbest(lm, utterances, am_weights, progress=progress, others=other_models))
+    scored = list(rr.score_nbest(lm, utterances, am_weights, progress=progress, others=other_models, where=str(nbest)))
     bar.close()
     scoring_s = time.perf_counter() - start
     table = rr.Table(scored)

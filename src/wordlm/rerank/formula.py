@@ -74,6 +74,22 @@ def ranking(totals: np.ndarray) -> np.ndarray:
     return np.argsort(-_comparable(totals), kind="stable")
 
 
+def check_finite(utt: Utterance, values: np.ndarray, what: str, hint: str, where: str = "") -> None:
+    """InputError naming the utterance and hypothesis where `values` is NaN or infinite.
+
+    The rule for numbers that cannot be ranked: a total that overflows (huge but finite first-pass
+    scores times their weights) or an LM score that is NaN is refused, never clamped and never
+    ranked, so the output never holds Infinity or NaN.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        i = int(bad[0])
+        raise InputError(f"{where + ': ' if where else ''}utterance {utt.utt_id}: hypothesis {i + 1}: {what} is "
+                         f"{values[i]}, not a finite "
+                         f"number; {hint}")
+
+
 @dataclass
 class Scored:
     """An utterance with what the combination needs, hypotheses in file order."""
@@ -84,12 +100,16 @@ class Scored:
     words: np.ndarray  # <float64>[hyps]
     counts: list[ErrorCounts] | None = None  # per hypothesis, when there is a reference
     others: np.ndarray | None = None  # <float64>[hyps, K]: the log-probabilities of the other LMs (`--lm`)
+    where: str = ""  # the n-best file, for messages
 
     def totals(self, lm_weight: float, word_bonus: float, other_weights=None) -> np.ndarray:
-        """first_pass + α·LM + Σ_k α_k·LM_k + β·words."""
-        total = combine(self.first_pass, self.lm, self.words, lm_weight, word_bonus)
-        if other_weights is not None and self.others is not None and len(other_weights):
-            total = total + self.others @ np.asarray(other_weights, dtype=np.float64)
+        """first_pass + α·LM + Σ_k α_k·LM_k + β·words; InputError where it overflows (never inf or NaN)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = combine(self.first_pass, self.lm, self.words, lm_weight, word_bonus)
+            if other_weights is not None and self.others is not None and len(other_weights):
+                total = total + self.others @ np.asarray(other_weights, dtype=np.float64)
+        check_finite(self.utt, total, f"the total score (lm_weight {lm_weight:g}, word_bonus {word_bonus:g})",
+                     "the first-pass scores or the weights are too large to add up; scale them down", self.where)
         return total
 
     @property
@@ -105,6 +125,7 @@ def score_nbest(
     batch_hyps: int = 20000,
     progress: Callable[[int, int], None] | None = None,
     others: list | None = None,
+    where: str = "",
 ) -> Iterator[Scored]:
     """Score utterances in batches (one trie per batch), yielding them in input order.
 
@@ -130,9 +151,18 @@ def score_nbest(
         pos = 0
         for i, u in enumerate(batch):
             k = len(u.hyps)
-            yield Scored(u, first_pass(u, am), lm_scores[pos : pos + k],
+            with np.errstate(over="ignore", invalid="ignore"):
+                fp = first_pass(u, am)
+            check_finite(u, fp, f"the first-pass score ({format_am(am)})",
+                         "its fields are too large for their --am weights; scale them down", where)
+            check_finite(u, lm_scores[pos : pos + k], "the LM score", "the model's numbers overflowed on this text",
+                         where)
+            if other_scores is not None:
+                check_finite(u, other_scores[pos : pos + k].sum(axis=1), "an --lm score",
+                             "that model's numbers overflowed on this text", where)
+            yield Scored(u, fp, lm_scores[pos : pos + k],
                          np.array([word_count(h.text) for h in u.hyps], dtype=np.float64), per_utt.get(i),
-                         None if other_scores is None else other_scores[pos : pos + k])
+                         None if other_scores is None else other_scores[pos : pos + k], where)
             pos += k
         done_u += len(batch)
         done_h += len(texts)

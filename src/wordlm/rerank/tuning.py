@@ -133,6 +133,25 @@ class Table:
         return int(self.utterance_errors(a, b, others).sum())
 
 
+def _check_bounded(table: "Table", lm_weights: np.ndarray, word_bonuses: np.ndarray) -> None:
+    """Every total of the grid is finite, or InputError naming the first utterance that overflows.
+    A total is linear in α and β, so it is largest in size at a corner of the grid: four checks."""
+    real = np.isfinite(table.fp)  # padding is -inf
+    fp = np.where(real, table.fp, 0.0)
+    for a in (lm_weights.min(), lm_weights.max()):
+        for b in (word_bonuses.min(), word_bonuses.max()):
+            with np.errstate(over="ignore", invalid="ignore"):
+                totals = fp + a * table.lm + b * table.words
+            bad = ~np.isfinite(totals) & real
+            if bad.any():
+                r, h = (int(x) for x in np.argwhere(bad)[0])
+                s = table.scored[r]
+                where = f"{s.where}: " if s.where else ""
+                raise InputError(f"{where}utterance {s.utt.utt_id}: hypothesis {h + 1}: the total score at the grid "
+                                 f"corner lm_weight {a:g}, word_bonus {b:g} is {totals[r, h]}, not a finite number; "
+                                 "narrow --lm-weights/--word-bonuses or scale the scores down")
+
+
 def tune(scored, lm_weights: np.ndarray, word_bonuses: np.ndarray, other_grid: np.ndarray | None = None,
          max_rounds: int = 10) -> TuneResult:
     """The weights with the fewest word errors over utterances with references.
@@ -150,6 +169,7 @@ def tune(scored, lm_weights: np.ndarray, word_bonuses: np.ndarray, other_grid: n
     table = scored if isinstance(scored, Table) else Table(scored)
     lm_weights, word_bonuses = np.asarray(lm_weights, float), np.asarray(word_bonuses, float)
     check_grid(lm_weights, word_bonuses)
+    _check_bounded(table, lm_weights, word_bonuses)
     grid = np.zeros((len(lm_weights), len(word_bonuses)), dtype=np.int64)
     for i, a in enumerate(lm_weights):
         base = table.fp + a * table.lm
