@@ -411,12 +411,11 @@ def test_a_vanishing_temperature_samples_what_greedy_picks(temperature):
 
 
 # Cases written on the `reliability` branch whose fixes are not all on main yet (issue 17, left open):
-# numbers beyond float range named by line rather than by field (and a 5,000-digit integer in an
-# n-best file is a traceback), some messages worded differently, a few checks that
+# numbers beyond float range named by line rather than by field, some messages worded differently, a few checks that
 # come after the model is loaded. Each is expected to fail until its fix lands; remove a name here
 # when it passes (pytest reports it as XPASS).
 NOT_YET_ON_MAIN = """
-test_a_huge_integer_utterance_id test_a_lock_file_full_of_garbage_held_by_another_process
+test_a_lock_file_full_of_garbage_held_by_another_process
 test_a_marker_nested_to_crash_the_parser_is_not_an_export test_a_merged_sum_of_huge_but_valid_summaries_still_prints
 
 test_a_weights_file_that_is_a_directory test_extra_tsv_columns_are_an_error_naming_file_and_line

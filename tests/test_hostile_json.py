@@ -85,7 +85,7 @@ def test_extra_tsv_columns_are_an_error_not_words(tmp_path):
         list(read_nbest(path))
 
 
-def test_nan_totals_never_rank_first_and_output_is_strict_json(model_dir, tmp_path):
+def test_nan_totals_never_rank_first_and_overflowing_totals_are_refused(model_dir, tmp_path):
     totals = np.array([np.nan, -5.0, np.nan, -1.0])
     assert formula.choose(totals) == 3 and list(formula.ranking(totals)) == [3, 1, 0, 2]
     assert formula.choose(np.array([np.nan, np.nan])) == 0  # nothing better: the first, as before
@@ -94,10 +94,9 @@ def test_nan_totals_never_rank_first_and_output_is_strict_json(model_dir, tmp_pa
     nb.write_text(json.dumps({"utt_id": "u1", "hyps": [{"text": "jack and jill", "score": 1e308, "b": 1e308},
                                                        {"text": "jack", "score": -1.0, "b": 0.0}]}) + "\n")
     result = invoke("rerank", model_dir, nb, "--am", "score=1,b=1", "--json", "--all")
-    assert result.exit_code == 0, result.output
-    record = json.loads(result.stdout)  # valid JSON: no Infinity, no NaN
-    assert "Infinity" not in result.stdout and "NaN" not in result.stdout
-    assert record["hyps"][0]["total"] is None and record["score"] is None  # inf written as null
+    assert result.exit_code == 1 and result.stdout == ""  # refused, never ranked or printed as Infinity
+    error = result.stderr.strip().splitlines()[-1]
+    assert str(nb) in error and "utterance u1: hypothesis 1" in error and "not a finite number" in error
 
 
 def test_tsv_output_escapes_tabs_and_newlines(model_dir, tmp_path):

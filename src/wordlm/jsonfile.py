@@ -39,12 +39,21 @@ def _finite_float(text: str) -> float:
     return value
 
 
+MAX_INT_DIGITS = 300  # an integer no float can hold (10**309) would overflow wherever it is used
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(text.lstrip('-')):,} digits (at most {MAX_INT_DIGITS})")
+    return int(text)
+
+
 def parse(text: str, where: str, error: type[Exception] = InputError, max_depth: int = MAX_DEPTH):
     """The value of JSON `text`; `error(f"{where}: …")` for invalid JSON, NaN/Infinity or deep nesting."""
     if nesting_depth(text) > max_depth:
         raise error(f"{where}: JSON nested deeper than {max_depth} levels: not a wordlm file")
     try:
-        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_bounded_int)
     except json.JSONDecodeError as e:
         raise error(f"{where}: invalid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
     except (ValueError, RecursionError) as e:  # ValueError: also an integer of over 4,300 digits

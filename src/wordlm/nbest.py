@@ -157,7 +157,7 @@ def _detect(name: str, line: str) -> str:
     if s.startswith("{"):
         try:  # the shape only: what the line holds is checked by the format's reader
             obj = json.loads(s)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # JSONDecodeError is a ValueError; so is a 5,000-digit integer
             return "mlm"  # a multi-line JSON object
         return "jsonl" if isinstance(obj, dict) and ("hyps" in obj or "utt_id" in obj) else "mlm"
     if "\t" in s:
