@@ -41,6 +41,11 @@ def test_a_second_trainer_on_the_same_directory_gets_a_one_line_error(rhyme_file
         assert second.returncode == 1, second.stderr
         assert f"another wordlm process is writing this model (pid {first.pid}: " in second.stderr
         assert "Traceback" not in second.stderr and len(second.stderr.strip().splitlines()) == 1
+        # (the lock is taken before TensorFlow starts: let the first run save a checkpoint before
+        # stopping it, so that its SIGTERM handling, and the model it leaves, are what is tested)
+        deadline = time.monotonic() + 120
+        while not (out / "wordlm.json").exists() and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
     finally:
         first.terminate()
         first.communicate(timeout=120)
