@@ -12,6 +12,8 @@ turns their outputs into hypotheses, and the rules they implement, are in `decod
 - beam(ids, bias, budgets, min_words, width K, num, length-norm kind, alpha) → per step and prompt:
   back-pointers and tokens of the K slots and the hypotheses finished at that step (kind 1 a dead
   row, 2 `</s>`, 3 the word budget reached; slot; log-probability). See `decoding/compiled.py`.
+  Each row's candidates come from `top_k_rows` (an exact two-stage top-k: at V = 10,000 a one-stage
+  `tf.math.top_k` cost about as much as the 8-row softmax); see `benchmarks/decoding.md` for a step's costs.
 
 Not here: the per-token numbers (`network.py`), hypotheses and their ranking (`decoding/`).
 """
