@@ -409,23 +409,3 @@ def test_a_vanishing_temperature_samples_what_greedy_picks(temperature):
     assert sampled.exit_code == 0 and "warning" not in sampled.stderr
     assert json.loads(sampled.stdout) == json.loads(greedy.stdout)
 
-
-# Cases written on the `reliability` branch whose fixes are not all on main yet (issue 17, left open):
-# numbers beyond float range named by line rather than by field, some messages worded differently, a few checks that
-# come after the model is loaded. Each is expected to fail until its fix lands; remove a name here
-# when it passes (pytest reports it as XPASS).
-NOT_YET_ON_MAIN = """
-test_a_lock_file_full_of_garbage_held_by_another_process
-test_a_marker_nested_to_crash_the_parser_is_not_an_export test_a_merged_sum_of_huge_but_valid_summaries_still_prints
-
-test_a_weights_file_that_is_a_directory test_extra_tsv_columns_are_an_error_naming_file_and_line
-test_hostile_summaries_for_merge test_hostile_weight_files
-test_missing_nbest_file_before_the_model
-test_nbest_numbers_beyond_float_range test_non_finite_weights_on_the_command_line_are_usage_errors
-test_output_under_a_missing_folder_fails_before_tensorflow test_output_under_a_regular_file
-test_parse_refuses_every_number_json_cannot_hold test_tune_grid_corner_that_overflows_names_the_utterance
-test_weights_file_that_is_a_directory_or_a_fifo
-""".split()
-for _name in NOT_YET_ON_MAIN:
-    globals()[_name] = pytest.mark.xfail(reason="issue 17: fix not yet ported from the reliability branch",
-                                         strict=False)(globals()[_name])

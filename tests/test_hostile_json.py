@@ -50,8 +50,8 @@ def test_deeply_nested_nbest_is_one_line_error(model_dir, tmp_path, content):
 
 @pytest.mark.parametrize("content,needle", [
     ('{"lm_weight": ' + DEEP + "}", "nested deeper than 64"),
-    ('{"lm_weight": 1e400, "word_bonus": 0}', "overflows a float"),
-    ('{"lm_weight": NaN, "word_bonus": 0}', "NaN is not a number JSON allows"),
+    ('{"lm_weight": 1e400, "word_bonus": 0}', 'field "lm_weight": 1e400 is not a finite number'),
+    ('{"lm_weight": NaN, "word_bonus": 0}', 'field "lm_weight": NaN is not a finite number'),
 ])
 def test_hostile_weights_file_is_one_line_error(model_dir, tmp_path, content, needle):
     nb = tmp_path / "n.tsv"
@@ -62,7 +62,8 @@ def test_hostile_weights_file_is_one_line_error(model_dir, tmp_path, content, ne
 
 
 @pytest.mark.parametrize("logprob,needle", [
-    ("1e400", "overflows a float"), ("1e300", "at most 1e+15 nats"), ('"x"', "finite number"), ("Infinity", "NaN"),
+    ("1e400", 'field "logprob": 1e400 is not a finite number'), ("1e300", '"logprob" must be a number in [-1e+200, 0]'),
+    ('"x"', '"logprob" must be a number'), ("Infinity", 'field "logprob": Infinity'),
 ])
 def test_hostile_summary_to_merge_is_one_line_error(model_dir, tmp_path, logprob, needle):
     good = tmp_path / "good.json"
@@ -75,7 +76,7 @@ def test_hostile_summary_to_merge_is_one_line_error(model_dir, tmp_path, logprob
     assert bad.read_text() != good.read_text()
     result = invoke("perplexity", model_dir, "--merge", good, bad)
     assert result.exit_code == 1 and "bad.json:1" in result.stderr and "Traceback" not in result.output
-    assert needle.replace("NaN", "Infinity") in result.stderr or needle in result.stderr
+    assert needle in result.stderr, result.stderr
 
 
 def test_extra_tsv_columns_are_an_error_not_words(tmp_path):

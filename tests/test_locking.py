@@ -39,7 +39,7 @@ def test_a_second_trainer_on_the_same_directory_gets_a_one_line_error(rhyme_file
                                  "--epochs", "1", "--units", "4", "--embedding-dim", "4", "-q"],
                                 capture_output=True, text=True, env=ENV, timeout=120)
         assert second.returncode == 1, second.stderr
-        assert f"another wordlm process is writing this model (pid {first.pid}: " in second.stderr
+        assert f"locked by another process (pid {first.pid}: " in second.stderr
         assert "Traceback" not in second.stderr and len(second.stderr.strip().splitlines()) == 1
         # (the lock is taken before TensorFlow starts: let the first run save a checkpoint before
         # stopping it, so that its SIGTERM handling, and the model it leaves, are what is tested)
@@ -94,7 +94,7 @@ def test_lock_is_reentrant_in_a_process_and_exclusive_across_processes(tmp_path)
         probe = subprocess.run([sys.executable, "-c", "import sys; from wordlm import locking\n"
                                 "with locking.hold(sys.argv[1]): pass", str(tmp_path)],
                                capture_output=True, text=True, env=ENV, timeout=60)
-        assert probe.returncode == 1 and "another wordlm process is writing" in probe.stderr
+        assert probe.returncode == 1 and "locked by another process" in probe.stderr
     with locking.hold(tmp_path):  # released: free again
         pass
     with pytest.raises(InputError, match="cannot create the lock file"):

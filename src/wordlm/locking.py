@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -29,6 +30,20 @@ _HELD: dict[str, list] = {}  # lock file → [open file, depth] held by this pro
 def lock_file(path, export: bool = False) -> Path:
     path = Path(path)
     return path.parent / f".wordlm-export-{path.name}.lock" if export else path / ".wordlm.lock"
+
+
+_NOTE = re.compile(r"pid \d+: [^\x00-\x1f\x7f]*")  # what a holder writes: `pid 123: wordlm train …`
+
+
+def _holder(lock: Path) -> str:
+    """The holder's note from the lock file (`pid 123: wordlm train …`), or words saying it left none:
+    the file is anyone's to write, so anything but a note of the expected shape is not shown."""
+    try:
+        with open(lock, "rb") as f:
+            first = f.read(4096).decode("utf-8", "replace").split("\n", 1)[0].strip()
+    except OSError:
+        first = ""
+    return first if _NOTE.fullmatch(first) else "it left no readable note of its pid"
 
 
 @contextlib.contextmanager
@@ -46,16 +61,15 @@ def hold(path, export: bool = False, what: str = "model"):
             _HELD[key][1] -= 1
         return
     try:
-        f = open(lock, "a+")
+        f = open(lock, "a+", encoding="utf-8", errors="replace")
     except OSError as e:
         raise InputError(f"{path}: cannot create the lock file {lock.name}: {e.strerror or e}") from None
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        f.seek(0)
-        holder = f.read().strip() or "another process"
+        holder = _holder(lock)
         f.close()
-        raise InputError(f"{path}: another wordlm process is writing this {what} ({holder}); "
+        raise InputError(f"{path}: locked by another process ({holder}), which is writing this {what}; "
                          f"wait for it to finish, or write to another directory") from None
     try:
         f.seek(0)

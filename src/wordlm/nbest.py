@@ -11,7 +11,7 @@ them.
 | `jsonl`      | one object per line: `{"utt_id", "ref"?, "hyps": [{"text", "score", ...}, ...]}`   |
 | `hyporadise` | a JSON list of `{"id"?, "input": [texts], "output"?: ref, "am_score"|"score": [floats]}` (the list of scores becomes the field `score`, also kept under its own name) |
 | `mlm`        | mlm-scoring's JSON dict `{utt: {"ref"?: text or {"text"}, "hyp_1": {"score", "text"}, ...}}` (hypotheses in `hyp_N` number order) |
-| `tsv`        | `utt_id<TAB>score<TAB>text`, one hypothesis per line, an utterance's lines together (an optional header line `utt_id<TAB>score<TAB>text` is skipped) |
+| `tsv`        | `utt_id<TAB>score<TAB>text`, exactly three columns, one hypothesis per line, an utterance's lines together (an optional header line `utt_id<TAB>score<TAB>text` is skipped); `\\t`, `\\n`, `\\r` and `\\\\` in an id or text stand for a tab, a newline, a carriage return and a backslash (`tsv_escape`, what `wordlm rerank` writes) |
 | `srilm`, `kaldi`, `nemo` | SRILM's NBestList1.0/2.0 and its own format (a file per utterance, or a directory), a Kaldi n-best directory (`text` + cost files), NeMo's beam TSV: see `nbest_formats.py` |
 
 `auto` looks at the first line: an `NBestList` header → srilm; a directory → kaldi (with a `text` file) or srilm; `[` → hyporadise; a JSON object with `"hyps"` or `"utt_id"` → jsonl; another
@@ -112,7 +112,7 @@ def _read(path, fmt, required, beam_size) -> Iterator[Utterance]:
         utterances = _read_tsv(name, source)
     else:
         text = "\n".join(t for _, t in _chain(head, lines))
-        data = parse(text, f"{name}: the {fmt} n-best format")
+        data = parse(text, f"{name}: the {fmt} n-best format", nonfinite="float")
         utterances = _read_hyporadise(name, data) if fmt == "hyporadise" else _read_mlm(name, data)
     yield from _validated(name, utterances, required)
 
@@ -174,7 +174,8 @@ def _number(name, place, key, value) -> float | None:
         return None
     if isinstance(value, (int, float)):
         if not math.isfinite(value):
-            raise InputError(f"{name}: {place}: field {key!r} is {value}, expected a finite number")
+            raise InputError(f"{name}: {place}: field {key!r} is {value}, expected a finite number "
+                             "(NaN, Infinity and numbers beyond ±1.8e308 are refused)")
         return float(value)
     return None
 
@@ -243,7 +244,7 @@ def finite_number(name, number, value: str, what: str = "score") -> float:
 # -- the formats ------------------------------------------------------------------------------
 def _read_jsonl(name, lines) -> Iterator[tuple[str, Utterance]]:
     for number, line in lines:
-        obj = parse(line, f"{name}:{number}")
+        obj = parse(line, f"{name}:{number}", nonfinite="float")
         if not isinstance(obj, dict):
             raise InputError(f"{name}:{number}: expected a JSON object per line, got {type(obj).__name__}")
         yield _jsonl_utterance(name, obj, f"line {number}")
@@ -305,7 +306,8 @@ def _read_tsv(name, lines) -> Iterator[tuple[str, Utterance]]:
     for number, line in lines:
         parts = line.split("\t")
         if len(parts) != 3:  # more: not a tab inside the text, which would be scored as words
-            raise InputError(f"{name}:{number}: expected 3 columns utt_id<TAB>score<TAB>text, got {len(parts)}")
+            extra = " (a tab inside an id or a text is written \\t)" if len(parts) > 3 else ""
+            raise InputError(f"{name}:{number}: expected 3 columns utt_id<TAB>score<TAB>text, got {len(parts)}{extra}")
         utt_id, score, text = tsv_unescape(parts[0].strip()), parts[1].strip(), tsv_unescape(parts[2])
         if number == 1 and score.lower() == "score":
             continue  # header

@@ -208,6 +208,8 @@ def _load_once(directory) -> LanguageModel:
     except (KeyError, TypeError, ValueError, InputError) as e:
         raise ModelError(f"{path}: corrupt model file ({e})") from None
     weights = directory / config["weights_file"]
+    if weights.exists() and not weights.is_file():  # a folder, or a FIFO that would block the open
+        raise ModelError(f"{weights}: the weights file is not a regular file")
     if not weights.is_file():
         raise ModelError(f"{directory}: the weights file {config['weights_file']!r} is missing")
     check_archive(weights, config)  # as data, before Keras deserializes anything

@@ -62,6 +62,27 @@ def _output(path):
     return emit, finish
 
 
+def _check_files(nbest, output) -> None:
+    """The n-best file (or directory: srilm, kaldi) exists and `-o` can be written: before TensorFlow
+    and any work."""
+    import os
+
+    from wordlm.errors import InputError
+    from wordlm.saving import check_output_path
+
+    if nbest != "-" and not os.path.exists(nbest):
+        raise InputError(f"{nbest}: no such file")
+    if output:
+        check_output_path(output, "output")
+
+
+def _check_weight(value: float, option: str) -> None:
+    import math
+
+    if not math.isfinite(value):
+        raise click.UsageError(f"{option} must be a finite number, got {value}")
+
+
 def _other_lms(specs, tuned: dict) -> list[tuple[str, float]]:
     """`--lm PATH[=W]` as (path, weight); a weight not given comes from the tuned-weights file's
     `lms` (same path), else 1. Without --lm, the tuned file's own `lms` are used."""
@@ -111,12 +132,15 @@ def rerank(model, nbest, fmt, am, lm_weight, word_bonus, weights_file, lms, outp
     from wordlm import rerank as rr
     from wordlm.nbest import read_nbest
 
+    _check_files(nbest, output)  # before TensorFlow starts
     tuned = rr.read_weights(weights_file) if weights_file else {}
     if am is None and tuned.get("am") is not None:
         am = tuned["am"] if isinstance(tuned["am"], str) else rr.format_am(tuned["am"])
     am_weights = rr.parse_am(am)
     alpha = lm_weight if lm_weight is not None else float(tuned.get("lm_weight", 1.0))
     beta = word_bonus if word_bonus is not None else float(tuned.get("word_bonus", 0.0))
+    _check_weight(alpha, "--lm-weight")
+    _check_weight(beta, "--word-bonus")
     others = _other_lms(lms, tuned)
     lm = load_model(model)
     other_models = [load_model(p) for p, _ in others]
@@ -183,6 +207,7 @@ def tune(model, nbest, fmt, am, output, lm_weights, word_bonuses, lms, other_wei
     from wordlm import rerank as rr
     from wordlm.nbest import read_nbest
 
+    _check_files(nbest, output)  # before TensorFlow starts
     am_weights = rr.parse_am(am)
     alphas = rr.parse_range(lm_weights, "--lm-weights")
     betas = rr.parse_range(word_bonuses, "--word-bonuses")

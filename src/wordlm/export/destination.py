@@ -9,7 +9,6 @@ export, whatever it is called.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from wordlm.errors import InputError
@@ -21,9 +20,11 @@ FORMAT = "wordlm-savedmodel"
 
 def is_export(folder: Path) -> bool:
     """True when `folder` is a SavedModel that `wordlm export` wrote (its marker file says so)."""
-    try:
-        meta = json.loads((folder / MARKER).read_text("utf-8"))
-    except (OSError, ValueError):
+    from wordlm.jsonfile import parse
+
+    try:  # parse: a marker nested 100,000 deep is a RecursionError for json.loads
+        meta = parse((folder / MARKER).read_text("utf-8"), str(folder / MARKER))
+    except (OSError, ValueError, InputError):
         return False
     return isinstance(meta, dict) and meta.get("format") == FORMAT and (folder / "saved_model.pb").is_file()
 

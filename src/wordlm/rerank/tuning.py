@@ -39,7 +39,10 @@ def parse_range(spec: str, what: str) -> np.ndarray:
         raise InputError(f"{what} {spec!r}: {'too many' if math.isfinite(count) else 'infinitely many'} values "
                          f"(at most {MAX_AXIS:,})")
     count = int(math.floor(count)) + 1
-    return np.round(lo + step * np.arange(count), 10)
+    values = lo + step * np.arange(count)
+    with np.errstate(over="ignore", invalid="ignore"):  # rounding scales by 1e10: beyond ~1e298 it overflows
+        rounded = np.round(values, 10)
+    return np.where(np.isfinite(rounded), rounded, values)
 
 
 MAX_AXIS = 100_000  # values of one axis of the grid
@@ -246,15 +249,23 @@ def wer_by_alpha(result: TuneResult) -> list[tuple[float, float, float]]:
     return out
 
 
+MAX_WEIGHTS_FILE = 64 << 20  # characters: a tune -o file with the largest grid is about 8 MB
+
+
 def read_weights(path) -> dict:
-    """A tuned-weights JSON file (`wordlm tune -o`): a dict with finite `lm_weight` and `word_bonus`."""
+    """A tuned-weights JSON file (`wordlm tune -o`): a dict with finite `lm_weight` and `word_bonus`
+    (and `am`, a string like `decoder=0.6,ctc=0.4` or an object of weights, if present)."""
     try:
         with open(path, encoding="utf-8") as f:
-            text = f.read()
+            text = f.read(MAX_WEIGHTS_FILE + 1)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a tuned-weights JSON file") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not a tuned-weights JSON file ({e})") from None
+        raise InputError(f"{path}: not a tuned-weights JSON file ({getattr(e, 'strerror', None) or e})") from None
+    if len(text) > MAX_WEIGHTS_FILE:
+        raise InputError(f"{path}: larger than {MAX_WEIGHTS_FILE >> 20} MiB: not a tuned-weights file from `wordlm tune`")
     data = parse(text, f"{path}: not a tuned-weights file")
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object with lm_weight and word_bonus (from `wordlm tune`)")
@@ -262,4 +273,10 @@ def read_weights(path) -> dict:
         value = data.get(key)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise InputError(f"{path}: {key!r} is missing or not a finite number (expected the output of `wordlm tune`)")
+    if "am" in data and not isinstance(data["am"], (str, dict, type(None))):
+        raise InputError(f"{path}: \"am\" must be a string like decoder=0.6,ctc=0.4 or an object of weights")
+    if isinstance(data.get("am"), dict):
+        for name, w in data["am"].items():
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or not name:
+                raise InputError(f"{path}: \"am.{name}\" must be a number (a field's weight)")
     return data

@@ -19,7 +19,8 @@ from wordlm.jsonfile import parse
 from wordlm.scoring.sentences import Options, SentenceScore, perplexity_of
 
 FIXED_POINT = 2**20  # corpus log-probabilities are kept as integers in units of 2^-20 nats
-MAX_LOGPROB = 1e15  # nats: far beyond any corpus (1e12 tokens at 1,000 nats each), and exact in fixed point
+MAX_COUNT = 2**63  # sentences, words, ...: a summary beyond this is not one wordlm wrote
+MAX_LOGPROB = 1e200  # |logprob| of a summary, nats: far beyond any corpus, far below float overflow
 
 
 @dataclass
@@ -103,20 +104,32 @@ class Summary:
         if not isinstance(obj, dict) or any(k not in obj for k in need):
             raise InputError(f"{where}: not a wordlm summary (expected the fields {', '.join(need)}; "
                              "write one with `wordlm score --summary FILE` or `wordlm perplexity --json`)")
+
+        def fail(name: str, expected: str, value) -> None:
+            shown = repr(value) if not isinstance(value, (dict, list)) else f"a {type(value).__name__}"
+            raise InputError(f'{where}: malformed summary: "{name}" must be {expected}, got {shown[:40]}')
+
         opt = obj["options"]
-        try:
-            s = cls(unit=opt["unit"], options=Options(bool(opt["bos"]), bool(opt["eos"]), opt["oov"]))
-            for name in ("sentences", "words", "oovs", "scored", "ends", "chars"):
-                value = obj.get(name, 0)
-                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                    raise ValueError(f'"{name}" must be a non-negative integer, got {value!r}')
-                setattr(s, name, value)
-            logprob = obj["logprob"]
-            if isinstance(logprob, bool) or not isinstance(logprob, (int, float)) or not abs(logprob) <= MAX_LOGPROB:
-                raise ValueError(f'"logprob" must be a finite number of at most {MAX_LOGPROB:g} nats, got {logprob!r}')
-            s.fixed = round(float(logprob) * FIXED_POINT)
-        except (KeyError, TypeError, ValueError) as e:
-            raise InputError(f"{where}: malformed summary: {e}") from None
+        if not isinstance(opt, dict):
+            fail("options", "an object", opt)
+        if opt.get("unit") not in ("word", "char"):
+            fail("options.unit", '"word" or "char"', opt.get("unit"))
+        for key in ("bos", "eos"):
+            if not isinstance(opt.get(key), bool):
+                fail(f"options.{key}", "true or false", opt.get(key))
+        if opt.get("oov") not in ("unk", "skip"):
+            fail("options.oov", '"unk" or "skip"', opt.get("oov"))
+        s = cls(unit=opt["unit"], options=Options(opt["bos"], opt["eos"], opt["oov"]))
+        for name in ("sentences", "words", "oovs", "scored", "ends", "chars"):
+            value = obj.get(name, 0)
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < MAX_COUNT:
+                fail(name, "an integer in [0, 2^63)", value)
+            setattr(s, name, value)
+        logprob = obj["logprob"]
+        if isinstance(logprob, bool) or not isinstance(logprob, (int, float)) or \
+                not math.isfinite(logprob) or not -MAX_LOGPROB <= logprob <= 0:
+            fail("logprob", f"a number in [-{MAX_LOGPROB:.0e}, 0] (a natural-log probability)", logprob)
+        s.fixed = round(logprob * FIXED_POINT)  # a Python int: exact at any size
         return s
 
 
@@ -147,8 +160,7 @@ def merge_summaries(paths: Sequence[str]) -> Summary:
             if not line.strip():
                 continue
             where = f"{path}:{number}"
-            obj = parse(line, f"{where}: expected a summary from score --summary")
-            s = Summary.from_json(obj, where)
+            s = Summary.from_json(parse(line, where), where)
             if total is None:
                 total = s
             else:
