@@ -129,6 +129,36 @@ def per_step(lm, prompt: str, repeats: int, long: int = 401, tutorial_long: int 
     return steps
 
 
+def output_layer_floor(lm, repeats: int, steps: int = 200) -> dict:
+    """The output layer alone, per step, inside one compiled `tf.while_loop` (as the searches run it):
+    `logits = h · kernel + bias` and a logsumexp for 1 row (greedy) and 8 rows (beam 8), TensorFlow's
+    kernel layout and the transposed one, and numpy/OpenBLAS for the same GEMMs (a call per step).
+    The 8-row/1-row ratio of this alone is a floor under a beam-8 step / greedy step."""
+    import tensorflow as tf
+
+    dense = lm.keras_model.get_layer("logits")
+    kernel, bias = dense.kernel, dense.bias
+    transposed = tf.constant(np.ascontiguousarray(kernel.numpy().T))
+    rng, out = np.random.default_rng(0), {"config": "output layer alone, per step (us)"}
+    for rows in (1, 8):
+        h = tf.constant(rng.normal(0, 1, (rows, lm.size.units)).astype(np.float32))
+        for layout in ("tensorflow", "transposed"):
+            def logits(x, layout=layout):
+                return (tf.matmul(x, kernel) if layout == "tensorflow" else tf.matmul(x, transposed, transpose_b=True)) + bias
+
+            @tf.function
+            def loop(h, logits=logits):
+                body = lambda i, acc: (i + 1, acc + tf.reduce_logsumexp(logits(h + 1e-6 * tf.cast(i, tf.float32)), -1)[0])  # noqa: E731
+                return tf.while_loop(lambda i, _: i < steps, body, (0, 0.0))[1]
+
+            loop(h)
+            out[f"{layout}_{rows}_row"] = round(statistics.median(timed(lambda: loop(h).numpy(), repeats)) / steps * 1e6, 1)
+        k, hn = kernel.numpy(), h.numpy()
+        out[f"numpy_{rows}_row"] = round(statistics.median(timed(lambda: [hn @ k for _ in range(steps)], repeats)) / steps * 1e6, 1)
+    out["8_rows_over_1_row"] = round(out["tensorflow_8_row"] / out["tensorflow_1_row"], 2)
+    return out
+
+
 def matmul_gflops(n: int = 1024, repeats: int = 20) -> float:
     import tensorflow as tf
 
@@ -178,6 +208,7 @@ def main(argv=None) -> None:
     }), flush=True)
 
     per_step(lm, prompt, args.step_repeats)
+    print(json.dumps(output_layer_floor(lm, args.step_repeats)), flush=True)
     if args.steps_only:
         return
     state = read_state(lm, prompt)

@@ -71,6 +71,19 @@ def matmul_rate(n: int = 2048, runs: int = 5) -> float:
     return 2 * n**3 / statistics.median(times)
 
 
+def numpy_matmul_rate(n: int = 2048, runs: int = 5) -> float:
+    """FLOP/s of numpy's (OpenBLAS) n x n float32 matmul, the second reference (median of `runs`)."""
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(n, n)).astype(np.float32), rng.normal(size=(n, n)).astype(np.float32)
+    a @ b
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return 2 * n**3 / statistics.median(times)
+
+
 def tutorial_way(lm, texts):
     """The tutorial's scoring: one `model.predict` per prefix, the softmax of its last position."""
     from wordlm.vocab import BOS_ID, EOS_ID
@@ -88,7 +101,9 @@ def tutorial_way(lm, texts):
     return out
 
 
-CONFIGS = [("lm.stream_logprobs", 256, 64)] + [("scoring", 256, b) for b in (32, 64, 128)] + [("scoring", 1024, b) for b in (64, 128)]
+# (path, lines read at a time, sentences per forward pass); None: the default (`inference.streams.MAX_BATCH`),
+# and `scoring` reading 1,024 lines is what `wordlm score` does (--batch-size 1024)
+CONFIGS = [("lm.stream_logprobs", 1024, 64)] + [("scoring", 1024, b) for b in (64, 128, 256, None)]
 
 
 def run_config(lm, texts, path, read, batch):
@@ -130,38 +145,45 @@ def main():
         run_config(lm, texts[:300], *config)
     totals = {c: [0.0, 0, 0] for c in CONFIGS}
     ratios = {c: [] for c in CONFIGS}
-    rates, loads, scores = [], [], {}
+    numpy_ratios = {c: [] for c in CONFIGS}
+    rates, numpy_rates, loads, scores = [], [], [], {}
     for _ in range(args.repeats):
         for lo in range(0, len(texts), args.segment):
             segment = texts[lo : lo + args.segment]
             loads.append(os.getloadavg()[0])
-            before = matmul_rate()
+            before, numpy_before = matmul_rate(), numpy_matmul_rate()
             runs = {c: run_config(lm, segment, *c) for c in CONFIGS}
             peak = (before + matmul_rate()) / 2
+            numpy_peak = (numpy_before + numpy_matmul_rate()) / 2
             rates.append(peak)
+            numpy_rates.append(numpy_peak)
             for c, (seconds, words, tokens, got) in runs.items():
                 totals[c][0] += seconds
                 totals[c][1] += words
                 totals[c][2] += tokens
                 ratios[c].append(lm.flops_per_token * tokens / seconds / peak)
+                numpy_ratios[c].append(lm.flops_per_token * tokens / seconds / numpy_peak)
                 scores.setdefault(c, {}).update(zip(range(lo, lo + len(segment)), got))
-    peak = statistics.median(rates)
+    peak, numpy_peak = statistics.median(rates), statistics.median(numpy_rates)
+    reference = scores[CONFIGS[0]]
     rows = []
     for c in CONFIGS:
         seconds, words, tokens = totals[c]
         flops = lm.flops_per_token * tokens / seconds
-        rows.append({"bench": "score_ptb_test", "path": c[0], "read": c[1], "max_batch": c[2], "framing": "sequence",
+        diff = max(abs(scores[c][i] - reference[i]) for i in reference)
+        assert diff < 1e-3, (c, diff)  # every configuration computes the same numbers
+        rows.append({"bench": "score_ptb_test", "path": c[0], "read": c[1], "max_batch": c[2] or "default",
+                     "cli_default": c == ("scoring", 1024, None), "framing": "sequence",
                      "size": "2x200", "vocab": lm.vocab_size, "sentences": len(texts), "repeats": args.repeats,
                      "words_per_s": round(words / seconds), "tokens_per_s": round(tokens / seconds),
                      "flops_per_token": lm.flops_per_token, "model_gflops": round(flops / 1e9, 2),
                      "matmul_gflops": round(peak / 1e9, 2), "ratio_to_matmul": round(statistics.median(ratios[c]), 3),
                      "ratio_range": [round(min(ratios[c]), 3), round(max(ratios[c]), 3)],
+                     "numpy_matmul_gflops": round(numpy_peak / 1e9, 2),
+                     "ratio_to_numpy_matmul": round(statistics.median(numpy_ratios[c]), 3),
+                     "segments": len(ratios[c]), "max_abs_diff_vs_first": diff,
                      "load_avg_1min": round(statistics.median(loads), 1), **env})
         print(json.dumps(rows[-1]), flush=True)
-    reference = scores[CONFIGS[0]]
-    for c in CONFIGS[1:]:
-        diff = max(abs(scores[c][i] - reference[i]) for i in reference)
-        assert diff < 1e-3, (c, diff)  # every configuration computes the same numbers
     best = max(rows, key=lambda r: r["tokens_per_s"])
 
     subset = texts[: args.tutorial_sentences]
@@ -171,7 +193,7 @@ def main():
     seconds = time.perf_counter() - start
     tokens = sum(len(t.split()) + 1 for t in subset)
     start = time.perf_counter()
-    fast = run_config(lm, subset, best["path"], best["read"], best["max_batch"])[3]
+    fast = run_config(lm, subset, best["path"], best["read"], None if best["max_batch"] == "default" else best["max_batch"])[3]
     fast_seconds = time.perf_counter() - start
     print(json.dumps({"bench": "score_tutorial_predict_per_prefix", "sentences": len(subset), "tokens": tokens,
                       "predict_calls": tokens, "seconds": round(seconds, 2), "tokens_per_s": round(tokens / seconds, 1),

@@ -11,7 +11,13 @@ Three measurements in one process, each a JSON line (medians of `--reps`):
 3. `softmax`: ways to compute ln p(y | h) for the output layer — today's formula (logits, one
    logsumexp, gather), the target as a row-wise dot product, XLA, numpy/OpenBLAS, and row blocks of
    32–256 (`tf.map_fn`: each block's logits reduced while in cache) — each as a ratio to the plain
-   matmul of the same shape, with its largest difference from today's formula.
+   matmul of the same shape, with its largest difference from today's formula; also TensorFlow's
+   fused `sparse_softmax_cross_entropy_with_logits`.
+4. `lstm`: the LSTM part in TensorFlow (Keras's layers) against the same recurrence in
+   numpy/OpenBLAS, at 64 and 256 rows.
+
+oneDNN is a process-wide switch: compare `TF_ENABLE_ONEDNN_OPTS=0 python benchmarks/bench_softmax.py`
+with the default (on).
 """
 
 from __future__ import annotations
@@ -57,9 +63,8 @@ def shapes(reps: int) -> dict:
     return out
 
 
-def split(reps: int) -> dict:
-    import tensorflow as tf
-
+def _network():
+    """The compiled-inference `Network` of a 2×200 sequence model over 10,002 words (random weights)."""
     from wordlm.framings import SequenceFraming
     from wordlm.lm import LanguageModel
     from wordlm.model import ModelSize, build_model
@@ -68,9 +73,14 @@ def split(reps: int) -> dict:
 
     vocab = Vocabulary.build([[f"w{i}" for i in range(V - 4)]])
     size = ModelSize(U, U, 2, 0.0)
-    lm = LanguageModel(Tokenizer("whitespace", False), vocab, SequenceFraming(True), size,
-                       build_model(len(vocab), None, True, size))
-    net, rng = lm.compiled.net, np.random.default_rng(0)
+    return LanguageModel(Tokenizer("whitespace", False), vocab, SequenceFraming(True), size,
+                         build_model(len(vocab), None, True, size)).compiled.net
+
+
+def split(reps: int) -> dict:
+    import tensorflow as tf
+
+    net, rng = _network(), np.random.default_rng(0)
     rows, length = 64, 26
     x = tf.constant(rng.integers(4, V, (rows, length)).astype(np.int32))
     y = tf.constant(rng.integers(4, V, (rows * length,)).astype(np.int32))
@@ -83,6 +93,50 @@ def split(reps: int) -> dict:
             "lstm_ms": round(median_time(features, x, reps=reps) * 1e3, 1),
             "softmax_ms": round(median_time(softmax, h, y, reps=reps) * 1e3, 1),
             "lstm_flop_share": round(lstm_flops / (lstm_flops + softmax_flops), 3)}
+
+
+def lstm_levers(reps: int) -> dict:
+    """The LSTM part (`Network.features`, Keras's layers in TensorFlow) against the same recurrence in
+    numpy/OpenBLAS (input projections batched outside the time loop, one `h · U` GEMM per step), at
+    64 and 256 rows of 26 tokens, as a ratio to the square reference matmul."""
+    import tensorflow as tf
+
+    net, rng = _network(), np.random.default_rng(0)
+    square = tf.constant(rng.normal(size=(2048, 2048)).astype(np.float32))
+    reference = 2 * 2048**3 / median_time(tf.function(lambda a: tf.matmul(a, a)), square, reps=reps)
+    emb = net.embedding.embeddings.numpy()
+    weights = [(layer.cell.kernel.numpy(), layer.cell.recurrent_kernel.numpy(), layer.cell.bias.numpy())
+               for layer in net.lstms]
+
+    def sigmoid(z):
+        return 0.5 * np.tanh(0.5 * z) + 0.5
+
+    def numpy_lstm(x):
+        rows, length = x.shape
+        h_in = emb[x]
+        for kernel, recurrent, bias in weights:
+            projected = (h_in.reshape(rows * length, -1) @ kernel + bias).reshape(rows, length, -1)
+            h, c = np.zeros((rows, U), np.float32), np.zeros((rows, U), np.float32)
+            outs = np.empty((rows, length, U), np.float32)
+            for t in range(length):
+                z = projected[:, t] + h @ recurrent
+                i, f, o = sigmoid(z[:, :U]), sigmoid(z[:, U:2 * U]), sigmoid(z[:, 3 * U:])
+                c = f * c + i * np.tanh(z[:, 2 * U:3 * U])
+                h = o * np.tanh(c)
+                outs[:, t] = h
+            h_in = outs
+        return h_in.reshape(rows * length, U)
+
+    keras_lstm = tf.function(lambda x: tf.reshape(net.features(x, masked=False), [-1, U]))
+    out = {"benchmark": "softmax", "part": "lstm", "square_gflops": round(reference / 1e9, 1)}
+    for rows in (64, 256):
+        x = rng.integers(4, V, (rows, 26)).astype(np.int32)
+        flops = 2 * rows * 26 * len(weights) * 4 * U * 2 * U
+        tf_s, np_s = median_time(keras_lstm, tf.constant(x), reps=reps), median_time(numpy_lstm, x, reps=reps)
+        out[f"rows_{rows}"] = {"tensorflow_over_square": round(flops / tf_s / reference, 3),
+                               "numpy_over_square": round(flops / np_s / reference, 3),
+                               "max_diff": float(np.abs(numpy_lstm(x) - keras_lstm(tf.constant(x)).numpy()).max())}
+    return out
 
 
 def softmax_levers(reps: int, rows: int) -> dict:
@@ -105,6 +159,10 @@ def softmax_levers(reps: int, rows: int) -> dict:
     @tf.function
     def dot(h, y):
         return target_dot(h, y) - tf.reduce_logsumexp(tf.matmul(h, kernel) + bias, axis=-1)
+
+    @tf.function
+    def fused_xent(h, y):  # TensorFlow's one fused kernel (it also writes the [rows, vocab] gradient)
+        return -tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=tf.matmul(h, kernel) + bias)
 
     @tf.function(jit_compile=True)
     def xla(h, y):
@@ -134,7 +192,7 @@ def softmax_levers(reps: int, rows: int) -> dict:
     reference_s = median_time(matmul, h, reps=reps)
     expected = today(h, y).numpy()
     out = {"benchmark": "softmax", "part": "levers", "rows": rows, "matmul_ms": round(reference_s * 1e3, 1)}
-    ways = {"today": (today, (h, y)), "target_dot": (dot, (h, y)), "xla": (xla, (h, y)),
+    ways = {"today": (today, (h, y)), "target_dot": (dot, (h, y)), "fused_xent": (fused_xent, (h, y)), "xla": (xla, (h, y)),
             "numpy": (numpy_way, (h.numpy(), y.numpy())),
             **{f"blocks_{b}": (blocked(b), (h, y)) for b in (32, 64, 128, 256)}}
     for name, (fn, args) in ways.items():
@@ -152,6 +210,7 @@ def main() -> None:
     print(json.dumps(split(args.reps)), flush=True)
     for rows in (1664, 6656):
         print(json.dumps(softmax_levers(args.reps, rows)), flush=True)
+    print(json.dumps(lstm_levers(args.reps)), flush=True)
 
 
 if __name__ == "__main__":

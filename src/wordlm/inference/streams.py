@@ -29,7 +29,7 @@ from wordlm.errors import InputError
 from wordlm.vocab import PAD_ID
 
 MAX_LOGITS = 1 << 26  # float32 logits one forward pass may hold (256 MiB); training's batches too
-MAX_BATCH = 64  # streams per forward pass (recurrent framings; fastest on PTB, benchmarks/scoring.md)
+MAX_BATCH = 192  # streams per forward pass (recurrent framings; fastest on PTB, 0.9x the time of 64: benchmarks/scoring.md)
 FIXED_ROWS = 1024  # scored positions per call for fixed-context framings
 
 

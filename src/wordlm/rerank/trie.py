@@ -57,11 +57,12 @@ def trie_logprobs(lm, streams: Sequence[Sequence[int]], rows_per_call: int | Non
     from the zero state, exactly as `lm.start`). The edge into node s[:t+1] scores
     ln p(s[t] | s[:t]), read off the parent's next-token distribution; a stream's log-probability
     is the sum of the edges on its path. Level by level (depth = prefix length − 1), only nodes
-    with children are stepped, in chunks of `rows_per_call` rows (default: about 2M logits a call,
-    256 rows for a 10k vocabulary, where the [rows, V] logits still sit in cache; 4096 for characters).
+    with children are stepped, in chunks of `rows_per_call` rows (default: about 10M logits a call,
+    1,048 rows for a 10k vocabulary, 0.75x the time of 256 rows on LibriSpeech test_other,
+    benchmarks/rerank.md; 4096 for characters).
     """
     if rows_per_call is None:
-        rows_per_call = int(min(4096, max(256, 2**21 // lm.vocab_size)))
+        rows_per_call = int(min(4096, max(256, 10 * 2**20 // lm.vocab_size)))
     first = lm.framing.first_target
     if first != 1:
         raise ValueError("trie scoring needs framing.first_target == 1")
