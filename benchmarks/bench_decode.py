@@ -130,16 +130,20 @@ def per_step(lm, prompt: str, repeats: int, long: int = 401, tutorial_long: int 
 
 
 def output_layer_floor(lm, repeats: int, steps: int = 200) -> dict:
-    """The output layer alone, per step, inside one compiled `tf.while_loop` (as the searches run it):
+    """The model part of a step, per step, inside one compiled `tf.while_loop` (as the searches run it).
+
+    First the output layer alone:
     `logits = h · kernel + bias` and a logsumexp for 1 row (greedy) and 8 rows (beam 8), TensorFlow's
     kernel layout and the transposed one, and numpy/OpenBLAS for the same GEMMs (a call per step).
-    The 8-row/1-row ratio of this alone is a floor under a beam-8 step / greedy step."""
+    The 8-row/1-row ratio of this alone is a floor under a beam-8 step / greedy step. Then both
+    LSTM cells + the log-softmax row (+ the beam's two-stage top-16), 1 and 8 rows: what a step
+    costs before any search bookkeeping."""
     import tensorflow as tf
 
     dense = lm.keras_model.get_layer("logits")
     kernel, bias = dense.kernel, dense.bias
     transposed = tf.constant(np.ascontiguousarray(kernel.numpy().T))
-    rng, out = np.random.default_rng(0), {"config": "output layer alone, per step (us)"}
+    rng, out = np.random.default_rng(0), {"config": "model part of a step, per step (us)"}
     for rows in (1, 8):
         h = tf.constant(rng.normal(0, 1, (rows, lm.size.units)).astype(np.float32))
         for layout in ("tensorflow", "transposed"):
@@ -156,6 +160,30 @@ def output_layer_floor(lm, repeats: int, steps: int = 200) -> dict:
         k, hn = kernel.numpy(), h.numpy()
         out[f"numpy_{rows}_row"] = round(statistics.median(timed(lambda: [hn @ k for _ in range(steps)], repeats)) / steps * 1e6, 1)
     out["8_rows_over_1_row"] = round(out["tensorflow_8_row"] / out["tensorflow_1_row"], 2)
+    # The step's model part with the searches' own blocks: both LSTM cells, then the log-softmax
+    # row (and, for 8 rows, the two-stage top-16 the beam takes), 1 and 8 rows.
+    from wordlm.inference.search_loops import top_k_rows
+
+    net = lm.compiled.net
+    for part in ("cells_softmax", "cells_softmax_topk"):
+        @tf.function(input_signature=[tf.TensorSpec([None, lm.state_size], tf.float32)])  # shapes as the searches see them
+        def loop(state, part=part):
+            ids = tf.fill([tf.shape(state)[0]], 7)
+
+            def body(i, state, acc):
+                state = net.cells(ids, state)
+                lp = net.log_softmax(net.output(state))
+                if part == "cells_softmax":
+                    return i + 1, state, acc + lp[0, 0] + lp[-1, -1]
+                values, tokens = top_k_rows(lp, 16, lm.vocab_size)  # both used, as the beam uses them
+                return i + 1, state, acc + values[-1, -1] + tf.cast(tokens[-1, -1], tf.float32)
+            return tf.while_loop(lambda i, *_: i < steps, body, (0, state, 0.0))[2]
+
+        for rows in (1, 8):
+            state0 = tf.zeros([rows, lm.state_size])
+            loop(state0)
+            out[f"{part}_{rows}_row"] = round(statistics.median(timed(lambda: loop(state0).numpy(), repeats)) / steps * 1e6, 1)
+    out["cells_softmax_8_rows_over_1_row"] = round(out["cells_softmax_8_row"] / out["cells_softmax_1_row"], 2)
     return out
 
 
