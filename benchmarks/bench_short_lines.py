@@ -48,19 +48,20 @@ def measure(lines: int = 200_000, long_words: int = 100, repeats: int = 3) -> li
     import wordlm
     from wordlm.cli.common import load_model
     from wordlm.cli.score_cmds import _score_files
+    from wordlm.text import READ_LINES
     from wordlm.scoring import Options
 
     lm = load_model(MODEL)  # as the command loads it
     with tempfile.TemporaryDirectory() as tmp:
         files = make_files(Path(tmp), lines, long_words)
-        _score_files(lm, [str(files["long"])], Options(), 1024, None)  # warm: compile the shapes once
-        _score_files(lm, [str(files["short"])], Options(), 1024, None)
+        _score_files(lm, [str(files["long"])], Options(), READ_LINES, None)  # warm: compile the shapes once
+        _score_files(lm, [str(files["short"])], Options(), READ_LINES, None)
         seconds: dict[str, list[float]] = {name: [] for name in files}
         summaries = {}
         for _ in range(repeats):
             for name, path in files.items():
                 started = time.perf_counter()
-                summaries[name] = _score_files(lm, [str(path)], Options(), 1024, None)
+                summaries[name] = _score_files(lm, [str(path)], Options(), READ_LINES, None)
                 seconds[name].append(time.perf_counter() - started)
     records, rates = [], {}
     for name, summary in summaries.items():

@@ -109,6 +109,7 @@ def read_lines(path) -> Iterator[tuple[int, str]]:
 
 MAX_LINE_BYTES = 16 << 20  # a longer line is refused: one line is held in memory (a sentence, not a file)
 BLOCK_BYTES = 1 << 20
+READ_LINES = 8192  # lines read and scored at a time (`score --batch-size`): one-word lines fill 4,096-row passes
 
 
 def _lines(stream, name) -> Iterator[tuple[int, str]]:

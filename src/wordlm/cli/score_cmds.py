@@ -16,6 +16,7 @@ import click
 
 from wordlm.cli import cli
 from wordlm.cli.common import check_inputs, echo_json, handle_errors, load_model, log
+from wordlm.text import READ_LINES
 
 BASES = {"e": 1.0, "2": math.log(2), "10": math.log(10)}
 BASE_NAMES = {"e": "ln", "2": "log2", "10": "log10"}
@@ -42,7 +43,7 @@ def _scoring_options(fn):
                      help="unk: score OOV words as <unk>; skip: they add nothing and are not counted (SRILM)."),
         click.option("--base", type=click.Choice(list(BASES)), default="e", show_default=True,
                      help="Base of the printed log-probabilities (text output only; JSON is natural log)."),
-        click.option("--batch-size", type=click.IntRange(min=1, max=100_000), default=1024, show_default=True,
+        click.option("--batch-size", type=click.IntRange(min=1, max=100_000), default=READ_LINES, show_default=True,
                      help="Lines read and scored at a time."),
         click.option("--shard", callback=_shard, metavar="K/N",
                      help="Score only lines K, K+N, K+2N, ... (0-based K): one of N shards."),

@@ -17,6 +17,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from wordlm.api import lines_argument
+from wordlm.text import READ_LINES
 from wordlm.errors import InputError, WordlmError
 from wordlm.text import _KERAS_TABLE
 from wordlm.running_text import RunningContext, check_context
@@ -36,6 +37,7 @@ class Options:
     def __post_init__(self):
         if self.oov not in OOV_MODES:
             raise InputError(f"unknown OOV mode {self.oov!r}: expected one of {', '.join(OOV_MODES)}")
+
 
 
 def perplexity_of(logprob: float, count: int) -> float | None:
@@ -279,7 +281,7 @@ def _encode_function(vocab):
 
 
 def score_stream(lm, numbered: Iterable[tuple[int, str]], options: Options = Options(),
-                 batch_size: int = 1024, context_tokens: int = 0) -> Iterator[tuple[int, SentenceScore]]:
+                 batch_size: int = READ_LINES, context_tokens: int = 0) -> Iterator[tuple[int, SentenceScore]]:
     """Score `(line_number, text)` pairs `batch_size` lines at a time, yielding them in order.
 
     `context_tokens` > 0: running text; each line is read after the lines before it in `numbered`
@@ -292,7 +294,7 @@ def score_stream(lm, numbered: Iterable[tuple[int, str]], options: Options = Opt
 
 
 def score_stream_batches(lm, numbered: Iterable[tuple[int, str]], options: Options = Options(),
-                         batch_size: int = 1024, context_tokens: int = 0
+                         batch_size: int = READ_LINES, context_tokens: int = 0
                          ) -> Iterator[tuple[list[int], "ScoredLines"]]:
     """`score_stream` a batch at a time: (line numbers, their `ScoredLines`) per `batch_size` lines."""
     running = None
@@ -319,7 +321,7 @@ def score_stream_batches(lm, numbered: Iterable[tuple[int, str]], options: Optio
             return
 
 
-def score_files(lm, paths: Sequence[str], options: Options = Options(), batch_size: int = 1024,
+def score_files(lm, paths: Sequence[str], options: Options = Options(), batch_size: int = READ_LINES,
                 shard: tuple[int, int] | None = None, context_tokens: int = 0) -> Iterator[SentenceScore]:
     """The scores of every line of the files (paths, `.gz`, `-`), in order, `batch_size` lines at a time.
 
@@ -330,7 +332,7 @@ def score_files(lm, paths: Sequence[str], options: Options = Options(), batch_si
         yield from batch
 
 
-def score_file_batches(lm, paths: Sequence[str], options: Options = Options(), batch_size: int = 1024,
+def score_file_batches(lm, paths: Sequence[str], options: Options = Options(), batch_size: int = READ_LINES,
                        shard: tuple[int, int] | None = None, context_tokens: int = 0) -> Iterator["ScoredLines"]:
     """`score_files` a batch at a time (`ScoredLines` of at most `batch_size` lines, in order)."""
     from wordlm.text import read_lines
