@@ -17,9 +17,8 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from wordlm.api import lines_argument
-from wordlm.text import READ_LINES
 from wordlm.errors import InputError, WordlmError
-from wordlm.text import _KERAS_TABLE
+from wordlm.text import _KERAS_TABLE, READ_LINES
 from wordlm.running_text import RunningContext, check_context
 from wordlm.vocab import BOS_ID, EOS_ID, UNK_ID
 
@@ -37,7 +36,6 @@ class Options:
     def __post_init__(self):
         if self.oov not in OOV_MODES:
             raise InputError(f"unknown OOV mode {self.oov!r}: expected one of {', '.join(OOV_MODES)}")
-
 
 
 def perplexity_of(logprob: float, count: int) -> float | None:

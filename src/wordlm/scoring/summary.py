@@ -16,7 +16,7 @@ import numpy as np
 
 from wordlm.errors import InputError
 from wordlm.jsonfile import parse
-from wordlm.scoring.sentences import Options, SentenceScore, perplexity_of
+from wordlm.scoring.sentences import OOV_MODES, Options, SentenceScore, perplexity_of
 
 FIXED_POINT = 2**20  # corpus log-probabilities are kept as integers in units of 2^-20 nats
 MAX_COUNT = 2**63  # sentences, words, ...: a summary beyond this is not one wordlm wrote
@@ -117,8 +117,8 @@ class Summary:
         for key in ("bos", "eos"):
             if not isinstance(opt.get(key), bool):
                 fail(f"options.{key}", "true or false", opt.get(key))
-        if opt.get("oov") not in ("unk", "skip"):
-            fail("options.oov", '"unk" or "skip"', opt.get("oov"))
+        if opt.get("oov") not in OOV_MODES:
+            fail("options.oov", " or ".join(f'"{m}"' for m in OOV_MODES), opt.get("oov"))
         s = cls(unit=opt["unit"], options=Options(opt["bos"], opt["eos"], opt["oov"]))
         for name in ("sentences", "words", "oovs", "scored", "ends", "chars"):
             value = obj.get(name, 0)
