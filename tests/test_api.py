@@ -134,7 +134,7 @@ def test_incremental_states_equal_full_scores(framing):
     got = [[] for _ in texts]
     for k in range(max(map(len, rows))):
         words = [r[k] if k < len(r) else "</s>" for r in rows]
-        lp, states = lm.advance(states, words)
+        lp, states, _ = lm.advance(states, words)
         for i, r in enumerate(rows):
             if k < len(r):
                 got[i].append(lp[i])
@@ -144,8 +144,8 @@ def test_incremental_states_equal_full_scores(framing):
         np.testing.assert_allclose(g, want, atol=1e-5)
     # states are immutable: advancing one twice gives the same answer
     s0 = lm.begin(1)
-    a, _ = lm.advance(s0, ["jack"])
-    b, _ = lm.advance(s0, ["jack"])
+    a, _, _ = lm.advance(s0, ["jack"])
+    b, _, _ = lm.advance(s0, ["jack"])
     assert np.array_equal(a, b, equal_nan=True)
 
 

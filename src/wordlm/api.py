@@ -6,7 +6,8 @@
     lm.full_scores("jack and jill")           # [TokenScore("jack", -3.1, False), …, TokenScore("</s>", …)]
     lm.perplexity("valid.txt").ppl            # or a list of lines
     lm.next_words("jack and", top=3)          # [NextWord("jill", -0.2), …]
-    states = lm.begin(2); lp, states = lm.advance(states, ["jack", "jill"])   # incremental, batched
+    rows = lm.begin(2); lp, rows, oov = lm.advance(rows, ["jack", "jill"])   # incremental, batched
+    rows = lm.extend(rows, parents=[0, 0, 1], ids=lm.word_ids(["and", "went", "came"]))  # a beam step
 
 Conventions, everywhere (README.md, "Conventions"): natural log; a text is one sentence;
 `<s>` is context only, never predicted nor counted; `</s>` is predicted and counted (`eos=True`);
@@ -21,12 +22,12 @@ Not here: the algorithms (`scoring/`, `decoding/`, `rerank/`), the network (`inf
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from wordlm.vocab import BOS_ID, EOS_ID
+from wordlm.inference.rows import Rows
+from wordlm.vocab import BOS_ID, EOS, EOS_ID, UNK, UNK_ID
 
 
 class TokenScore(NamedTuple):
@@ -38,19 +39,8 @@ class TokenScore(NamedTuple):
     oov: bool
 
 
-@dataclass(frozen=True)
-class States:
-    """Rows of histories being scored incrementally (`begin`, `advance`); immutable, so a decoder may
-    branch from any of them. `logprobs` <float32>[rows, vocab]: ln p(next token | row's history), NaN
-    for a row with an empty history (nothing to predict from); `state` <float32>[rows, state_size]:
-    the LSTM state after each history while carrying it is exact, else None (histories re-read)."""
-
-    histories: tuple[tuple[int, ...], ...]
-    logprobs: np.ndarray
-    state: np.ndarray | None
-
-    def __len__(self) -> int:
-        return len(self.histories)
+# The rows of incremental scoring (`begin`, `extend`, `advance`): one type, owned by the inference core.
+States = Rows
 
 
 def lines_argument(texts, what: str = "texts") -> list[str]:
@@ -166,33 +156,83 @@ class LanguageModelAPI:
         utterances = read_nbest(nbest, fmt, required=am) if isinstance(nbest, (str, os.PathLike)) else list(nbest)
         return [record(s, lm_weight, word_bonus, all_hyps) for s in score_nbest(self, utterances, am)]
 
-    # -- incremental scoring ---------------------------------------------------------------------
-    def begin(self, n: int = 1, *, bos: bool = True) -> States:
+    # -- the model interface (`protocol.py`) -----------------------------------------------------
+    eos_id = EOS_ID
+    unk_id = UNK_ID
+
+    @property
+    def words(self) -> list[str]:
+        """id -> word (`words[eos_id] == "</s>"`, `words[unk_id] == "<unk>"`); do not modify."""
+        return self.vocab.id_to_token
+
+    def word_ids(self, words: Sequence[str]) -> np.ndarray:
+        """<int32>[len(words)]: ids of words already tokenized; `"</s>"` is `eos_id` (with boundaries),
+        a word outside the vocabulary `unk_id`. No model call."""
+        eos = self.boundaries
+        return np.array([EOS_ID if eos and w == EOS else i for w, i in zip(words, self.vocab.encode(words))],
+                        dtype=np.int32)
+
+    def is_oov(self, word: str) -> bool:
+        """True for a word read as `<unk>` (a literal `<unk>` included; `</s>` is not an OOV)."""
+        return not (self.boundaries and word == EOS) and self.vocab.is_oov(word)
+
+    def tokenize(self, text: str) -> list[str]:
+        """The words of a line as `score` reads them (reading order: reversed for a backward model)."""
+        return self.tokens(text)
+
+    @property
+    def exact_state(self) -> bool:
+        """True when carried state equals re-reading for histories of any length."""
+        return self.carries_state(1 << 30)
+
+    def begin(self, n: int = 1, *, bos: bool = True) -> Rows:
         """`n` rows at the start of a line (after `<s>` when the model has boundaries and `bos`)."""
         start = (BOS_ID,) if self.boundaries and bos else ()
-        return self._read_states([start] * n)
+        return self._read_rows([start] * n)
 
-    def advance(self, states: States, words: Sequence[str]) -> tuple[np.ndarray, States]:
-        """Read one token per row: (<float64>[rows] ln p(word | row's history), the new states).
+    def extend(self, rows: Rows, parents: Sequence[int], ids: Sequence[int]) -> Rows:
+        """Row r of the result = row `parents[r]` of `rows` + word id `ids[r]`: one batched model call
+        (one LSTM step while carried state is exact, else the histories re-read)."""
+        parents = np.asarray(parents, dtype=np.int64).reshape(-1)
+        ids = np.asarray(ids, dtype=np.int32).reshape(-1)
+        if len(parents) != len(ids):
+            raise ValueError(f"extend: {len(parents)} parents for {len(ids)} ids")
+        if len(parents) and (parents.min() < 0 or parents.max() >= len(rows)):
+            raise IndexError(f"extend: parent index out of range for {len(rows)} rows")
+        if len(ids) and (ids.min() < 0 or ids.max() >= self.vocab_size):
+            raise ValueError(f"extend: word id out of range [0, {self.vocab_size})")
+        histories = [(*rows.histories[p], i) for p, i in zip(parents.tolist(), ids.tolist())]
+        if not histories:
+            return Rows((), np.zeros((0, self.vocab_size), dtype=np.float32), None, rows.context)
+        if rows.state is not None and self.carries_state(max(map(len, histories))):
+            lp, state = self.step(rows.state[parents], ids)
+            return Rows(tuple(histories), lp, state, rows.context)
+        return self._read_rows(histories)
 
-        `"</s>"` is the end of the line; an OOV word is scored and read as `<unk>`. A row whose history
-        is empty (no boundaries, or `bos=False`) scores NaN: its first word is context only. Summing
-        the logprobs of a sentence's words and `</s>` gives `score(sentence)` (to 1e-5).
+    def advance(self, states: Rows, words: Sequence[str]) -> tuple[np.ndarray, Rows, np.ndarray]:
+        """Read one word per row: (<float64>[rows] ln p(word | row's history), the new rows,
+        <bool>[rows] OOV flags: True where the word was read and scored as `<unk>`).
+
+        Each word goes through the model's tokenizer; a word it would change or split (`"Jack"` for a
+        lower-casing tokenizer, `"jack and"`, `""`) is refused (ValueError): tokenize the text first
+        (`lm.tokenize`). `"</s>"` is the end of the line. A row whose history is empty (no boundaries,
+        or `bos=False`) scores NaN: its first word is context only. Summing the logprobs of a
+        sentence's words and `</s>` gives `score(sentence)` (to 1e-5). Ids in: `extend`.
         """
         words = lines_argument(words, "words")
         if len(words) != len(states):
             raise ValueError(f"advance: {len(words)} words for {len(states)} rows")
-        ids = np.array([EOS_ID if w == "</s>" and self.boundaries else self.vocab.encode([w])[0] for w in words],
-                       dtype=np.int32)
+        for w in words:
+            if w != EOS and self.tokenize(w) != [w]:
+                raise ValueError(f"advance: {w!r} is not one word as this model reads it "
+                                 f"(its tokenizer gives {self.tokenize(w)!r}); pass lm.tokenize(text)'s words")
+        ids = self.word_ids(words)
+        oov = np.array([self.is_oov(w) for w in words], dtype=bool)
         logprobs = states.logprobs[np.arange(len(ids)), ids].astype(np.float64)
-        histories = [(*h, int(i)) for h, i in zip(states.histories, ids.tolist())]
-        if states.state is not None and self.carries_state(max(map(len, histories), default=0)):
-            lp, state = self.step(states.state, ids)
-            return logprobs, States(tuple(histories), lp, state)
-        return logprobs, self._read_states(histories)
+        return logprobs, self.extend(states, np.arange(len(ids)), ids), oov
 
-    def _read_states(self, histories) -> States:
-        """States after reading whole histories (one batched call); empty histories predict nothing."""
+    def _read_rows(self, histories) -> Rows:
+        """Rows after reading whole histories (one batched call); empty histories predict nothing."""
         rows = [i for i, h in enumerate(histories) if h]
         logprobs = np.full((len(histories), self.vocab_size), np.nan, dtype=np.float32)
         carry = self.carries_state(max(map(len, histories), default=0))
@@ -203,7 +243,7 @@ class LanguageModelAPI:
                 logprobs[rows], state[rows] = self.start(read)
             else:
                 logprobs[rows] = self.next_logprobs(read)
-        return States(tuple(tuple(h) for h in histories), logprobs, state)
+        return Rows(tuple(tuple(h) for h in histories), logprobs, state)
 
     # -- files -----------------------------------------------------------------------------------
     def describe(self) -> dict:
