@@ -80,12 +80,16 @@ def test_same_seed_same_model(tmp_path):
 
 
 def test_config_errors_are_clear():
-    with pytest.raises(InputError, match="--lr-decay"):
+    with pytest.raises(InputError, match="^lr_decay must be"):  # Python names the field, not the CLI option
         TrainConfig(lr_decay=1.5).validate()
-    with pytest.raises(InputError, match="--freeze-embeddings needs"):
+    with pytest.raises(InputError, match="^freeze_embeddings needs embeddings$"):
         TrainConfig(freeze_embeddings=True).validate()
-    with pytest.raises(InputError, match="--distribute"):
+    with pytest.raises(InputError, match="^distribute"):
         TrainConfig(distribute="tpu").validate()
+    with pytest.raises(InputError, match="^size.units and size.embedding_dim"):
+        TrainConfig(size=ModelSize(units=0)).validate()
+    with pytest.raises(InputError, match="^--lr-decay must be"):  # the CLI's spelling, asked for
+        TrainConfig(lr_decay=1.5).validate(spelling="cli")
 
 
 def test_read_tokenized_empty_corpus(tmp_path):

@@ -53,6 +53,17 @@ class LanguageModel(LanguageModelAPI):
         self.info = dict(info or {})  # training statistics: corpus, epochs, validation ppl, ...
         self.source = None  # the model directory it was loaded from or last saved to, if any
 
+    def __repr__(self) -> str:
+        """What the model is, on one line: framing, tokenizer, vocabulary, network, where it came from."""
+        framing = self.framing.name + (f" {self.framing.n}" if self.framing.name == "window" else "")
+        parts = [f"{framing} framing", "boundaries " + ("on" if self.boundaries else "off"),
+                 f"{self.tokenizer.mode} tokenizer", f"{self.vocab_size:,} ids ({self.vocab.num_words:,} words)",
+                 f"{self.size.layers}x LSTM {self.size.units}, embedding {self.size.embedding_dim}"]
+        if self.reverse:
+            parts.append("backward")
+        parts.append(f"from {str(self.source)!r}" if self.source is not None else "not saved")
+        return f"<LanguageModel {', '.join(parts)}>"
+
     # -- text ---------------------------------------------------------------------------------
     @property
     def boundaries(self) -> bool:

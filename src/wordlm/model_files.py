@@ -40,6 +40,27 @@ ALLOWED_CLASSES = {
 }
 
 
+def not_a_directory(path) -> str:
+    """Why `path`, which is not a directory, cannot be a model directory (for a `ModelError`):
+    missing, a regular file (and which kind, when it is a mixture or n-gram file's place), or a
+    device, FIFO or socket. Never reads the file."""
+    import os
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return f"{path}: no such model directory"
+    except OSError as e:
+        return f"{path}: cannot look at it ({e.strerror or e})"
+    if stat.S_ISREG(mode):
+        return (f"{path}: a file, not a model directory (a model is a directory holding wordlm.json, written by "
+                "`wordlm train`; a mixture is a .json file written by `wordlm mix`)")
+    kind = ("a character device" if stat.S_ISCHR(mode) else "a block device" if stat.S_ISBLK(mode)
+            else "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+    return f"{path}: not a model directory ({kind})"
+
+
 def _integer(value, low: int | None = None) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and (low is None or value >= low)
 

@@ -28,7 +28,7 @@ from wordlm.errors import InputError, ModelError
 from wordlm.framings import framing_from_config
 from wordlm.jsonfile import parse
 from wordlm.lm import LanguageModel
-from wordlm.model_files import check_archive, check_config
+from wordlm.model_files import check_archive, check_config, not_a_directory
 from wordlm.model import ModelSize
 from wordlm.text import Tokenizer
 from wordlm.vocab import Vocabulary
@@ -144,7 +144,7 @@ def read_config(directory) -> dict:
     """The parsed, validated `wordlm.json` of a model directory (no TensorFlow needed)."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise ModelError(f"{directory}: no such model directory")
+        raise ModelError(not_a_directory(directory))
     path = directory / CONFIG_FILE
     if not path.is_file():
         raise ModelError(f"{directory}: not a wordlm model directory (no {CONFIG_FILE}); train one with `wordlm train`")

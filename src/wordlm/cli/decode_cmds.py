@@ -85,7 +85,7 @@ def generate(model, prompt_texts, prompts_file, strategy, max_words, min_words, 
         forbid=tuple(w.strip() for w in forbid.split(",") if w.strip()), allow_unk=allow_unk, seed=seed,
     )
     try:
-        options.validate()
+        options.validate(spelling="cli")
     except InputError as e:
         raise click.UsageError(str(e)) from None
 

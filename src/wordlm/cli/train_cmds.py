@@ -100,7 +100,7 @@ def train(texts, output, framing, context, tokenizer, lower, no_boundaries, min_
         sampled_softmax=sampled_softmax, tie_embeddings=tie_embeddings, ema=ema,
     )
     try:
-        config.validate()
+        config.validate(spelling="cli")
     except InputError as e:  # a bad option value or combination: a usage error (exit 2)
         raise click.UsageError(str(e)) from None
     check_inputs([*texts, *valid, *([embeddings] if embeddings else [])])
@@ -121,7 +121,7 @@ def train(texts, output, framing, context, tokenizer, lower, no_boundaries, min_
 
     verbose = 0 if quiet else (1 if sys.stderr.isatty() else 2)
     lm = run_training(list(texts), config, valid=list(valid) or None, verbose=verbose, output=output, resume=resume,
-                      overwrite=overwrite)
+                      overwrite=overwrite, spelling="cli")
     click.echo(f"vocabulary size: {lm.vocab.num_words}")
     click.echo(f"training examples: {lm.info['examples']}")
     if lm.framing.recurrent:

@@ -74,37 +74,40 @@ class DecodeOptions:
     def __post_init__(self):
         object.__setattr__(self, "forbid", tuple(self.forbid))
 
-    def validate(self) -> "DecodeOptions":
-        """Raise `InputError` naming the option (as the CLI spells it) when a value is out of range
-        (caps: `MAX_WORDS`, `MAX_NUM`, `MAX_BEAM`, so that time and memory stay bounded)."""
+    def validate(self, spelling: str = "api") -> "DecodeOptions":
+        """Raise `InputError` naming the option when a value is out of range (caps: `MAX_WORDS`,
+        `MAX_NUM`, `MAX_BEAM`, so that time and memory stay bounded). `spelling`: "api" names the
+        field as Python and the service spell it (`num`), "cli" as the command line does (`--num`)."""
+        o = option_speller(spelling)
         checks = [
-            (self.max_words <= MAX_WORDS, f"--max-words must be at most {MAX_WORDS:,}, got {self.max_words:,}"),
-            (self.num <= MAX_NUM, f"--num must be at most {MAX_NUM:,}, got {self.num:,}"),
-            (self.beam_size <= MAX_BEAM, f"--beam-size must be at most {MAX_BEAM:,}, got {self.beam_size:,}"),
-            (self.seed is None or 0 <= self.seed < 2**32, f"--seed must be in [0, 2^32), got {self.seed}"),
+            (self.max_words <= MAX_WORDS, f"{o('max_words')} must be at most {MAX_WORDS:,}, got {self.max_words:,}"),
+            (self.num <= MAX_NUM, f"{o('num')} must be at most {MAX_NUM:,}, got {self.num:,}"),
+            (self.beam_size <= MAX_BEAM, f"{o('beam_size')} must be at most {MAX_BEAM:,}, got {self.beam_size:,}"),
+            (self.seed is None or 0 <= self.seed < 2**32, f"{o('seed')} must be in [0, 2^32), got {self.seed}"),
             (math.isfinite(self.temperature) and math.isfinite(self.length_penalty),
-             "--temperature and --length-penalty must be finite"),
-            (self.strategy in STRATEGIES, f"--strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}"),
-            (self.max_words >= 0, f"--max-words must be at least 0, got {self.max_words}"),
-            (self.min_words >= 0, f"--min-words must be at least 0, got {self.min_words}"),
+             f"{o('temperature')} and {o('length_penalty')} must be finite"),
+            (self.strategy in STRATEGIES, f"{o('strategy')} must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}"),
+            (self.max_words >= 0, f"{o('max_words')} must be at least 0, got {self.max_words}"),
+            (self.min_words >= 0, f"{o('min_words')} must be at least 0, got {self.min_words}"),
             (self.min_words <= self.max_words,
-             f"--min-words ({self.min_words}) must not exceed --max-words ({self.max_words})"),
-            (self.num >= 1, f"--num must be at least 1, got {self.num}"),
-            (self.beam_size >= 1, f"--beam-size must be at least 1, got {self.beam_size}"),
-            (self.temperature >= 0, f"--temperature must be at least 0, got {self.temperature}"),
-            (self.top_k is None or self.top_k >= 1, f"--top-k must be at least 1, got {self.top_k}"),
-            (self.top_p is None or 0 < self.top_p <= 1, f"--top-p must be in (0, 1], got {self.top_p}"),
+             f"{o('min_words')} ({self.min_words}) must not exceed {o('max_words')} ({self.max_words})"),
+            (self.num >= 1, f"{o('num')} must be at least 1, got {self.num}"),
+            (self.beam_size >= 1, f"{o('beam_size')} must be at least 1, got {self.beam_size}"),
+            (self.temperature >= 0, f"{o('temperature')} must be at least 0, got {self.temperature}"),
+            (self.top_k is None or self.top_k >= 1, f"{o('top_k')} must be at least 1, got {self.top_k}"),
+            (self.top_p is None or 0 < self.top_p <= 1, f"{o('top_p')} must be in (0, 1], got {self.top_p}"),
             (self.length_norm in LENGTH_NORMS,
-             f"--length-norm must be one of {', '.join(LENGTH_NORMS)}, got {self.length_norm!r}"),
-            (self.length_penalty >= 0, f"--length-penalty must be at least 0, got {self.length_penalty}"),
+             f"{o('length_norm')} must be one of {', '.join(LENGTH_NORMS)}, got {self.length_norm!r}"),
+            (self.length_penalty >= 0, f"{o('length_penalty')} must be at least 0, got {self.length_penalty}"),
             (self.length_penalty <= MAX_LENGTH_PENALTY,
-             f"--length-penalty must be at most {MAX_LENGTH_PENALTY:g}, got {self.length_penalty:g}"),
+             f"{o('length_penalty')} must be at most {MAX_LENGTH_PENALTY:g}, got {self.length_penalty:g}"),
             (self.no_repeat_ngram is None or self.no_repeat_ngram >= 1,
-             f"--no-repeat-ngram must be at least 1, got {self.no_repeat_ngram}"),
+             f"{o('no_repeat_ngram')} must be at least 1, got {self.no_repeat_ngram}"),
             (self.strategy != "greedy" or self.num == 1,
-             "--num > 1 needs --strategy sample or beam (greedy has one result)"),
+             f"{o('num')} > 1 needs " + ("--strategy sample or beam" if spelling == "cli" else "strategy='sample' or 'beam'")
+             + " (greedy has one result)"),
             (self.strategy != "beam" or self.num <= self.beam_size,
-             f"--num ({self.num}) must not exceed --beam-size ({self.beam_size})"),
+             f"{o('num')} ({self.num}) must not exceed {o('beam_size')} ({self.beam_size})"),
         ]
         for ok, message in checks:
             if not ok:
@@ -120,6 +123,13 @@ class DecodeOptions:
     def from_config(cls, config: dict) -> "DecodeOptions":
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in config.items() if k in names})
+
+
+def option_speller(spelling: str):
+    """`name -> how an error message spells that option`: `max_words` for "api", `--max-words` for "cli"."""
+    if spelling == "cli":
+        return lambda name: "--" + name.replace("_", "-")
+    return lambda name: name
 
 
 def length_normalised(logprob: float, length: int, norm: str = "none", alpha: float = 1.0) -> float:

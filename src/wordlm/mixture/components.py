@@ -202,6 +202,16 @@ class CharModel(Component):
 BINARY_MAGIC = b"mmap lm http://kheafield.com/code"
 
 
+def _kenlm_reason(error: Exception) -> str:
+    """Why KenLM refused a file, without quoting the file: its parser's messages include the first
+    line read (`first non-empty line was "root:x:0:0…"`), and the path may be anyone's file."""
+    import re
+
+    found = re.search(r"threw (\w+)", str(error))
+    return (f"KenLM's reader refused it: {found.group(1)}" if found else f"KenLM cannot read it: {type(error).__name__}") \
+        + "; an ARPA file starts with \\data\\"
+
+
 class NgramModel(Component):
     kind = "kenlm"
 
@@ -214,8 +224,7 @@ class NgramModel(Component):
         try:
             self.model = kenlm.Model(self.path, config)
         except Exception as e:  # kenlm raises OSError or RuntimeError with the parser's message
-            message = " ".join(str(e).split())[:200] or type(e).__name__
-            raise ModelError(f"{self.path}: not an ARPA or KenLM binary n-gram file ({message})") from None
+            raise ModelError(f"{self.path}: not an ARPA or KenLM binary n-gram file ({_kenlm_reason(e)})") from None
         self.kenlm = kenlm
         self._words = [w for w in read_ngram_vocabulary(self.path) if w in self.model]
         self._known = set(self._words)

@@ -41,6 +41,18 @@ class NextWord(NamedTuple):
         return {"word": self.word, "logprob": self.logprob, "prob": self.prob}
 
 
+def check_top(top, what: str = "top") -> int | None:
+    """`top` as given when it is None (everything) or a positive int; else ValueError (TypeError for
+    a non-integer) saying what is accepted — before any model work."""
+    if top is None:
+        return None
+    if isinstance(top, bool) or not isinstance(top, (int, np.integer)):
+        raise TypeError(f"{what}: expected a positive integer or None (every word), got {type(top).__name__}")
+    if top < 1:
+        raise ValueError(f"{what} must be at least 1 (or None for every word), got {top}")
+    return int(top)
+
+
 def next_words(lm, prompt: str, top: int | None = None, prefix: str | None = None) -> list[NextWord]:
     """Every token the model can predict after `prompt` (`</s>` and `<unk>` included), most likely
     first, with ln p(token | prompt); the probabilities of the full list sum to 1. `prefix`: only
@@ -51,6 +63,7 @@ def next_words(lm, prompt: str, top: int | None = None, prefix: str | None = Non
 def next_words_batch(lm, prompts: Sequence[str], top: int | None = None,
                      prefix: str | None = None) -> list[list[NextWord]]:
     """`next_words` of several prompts, from one batched call of the model."""
+    top = check_top(top)
     allowed = prefix_mask(lm, prefix)
     rows = lm.next_logprobs(prompt_histories(lm, prompts)) if prompts else []
     return [rank_next_words(lm, lp, top, allowed) for lp in rows]

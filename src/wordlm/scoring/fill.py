@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from wordlm.errors import InputError
-from wordlm.scoring.conditional import continuations
+from wordlm.scoring.conditional import check_top, continuations
 from wordlm.vocab import BOS_ID, EOS_ID, RESERVED
 
 BLANK = "___"
@@ -44,6 +44,7 @@ def fill(lm, text: str, top: int | None = 10, backward=None) -> list[Filled]:
     same tokenizer) a word's `logprob` is the mean of the two models' ln p(sentence) — two estimates
     of the same quantity — and only words in both vocabularies are candidates.
     """
+    top = check_top(top)
     if text.count(BLANK) != 1:
         raise InputError(f"expected exactly one {BLANK} (the blank to fill) in {text!r}, found {text.count(BLANK)}")
     if backward is not None:

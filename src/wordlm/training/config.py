@@ -19,7 +19,18 @@ from wordlm.training import distribute
 # the full softmax, so the final model is fitted to the objective it is scored by.
 FULL_SOFTMAX_TAIL = 0.25
 # What the options that only `fast_step.py`'s step implements need.
-FAST_STEP_NEEDS = "needs a sequence or char model trained on one device without --jit"
+FAST_STEP_NEEDS = "needs a sequence or char model trained on one device without {jit}"
+
+# How the Python API spells an option whose CLI name differs from the `TrainConfig` field.
+_API_NAMES = {"units": "size.units", "embedding_dim": "size.embedding_dim", "layers": "size.layers",
+              "dropout": "size.dropout", "jit": "jit_compile", "no_boundaries": "boundaries=False"}
+
+
+def option_speller(spelling: str):
+    """`name -> how an error message spells that option`: `--units` for "cli", `size.units` for "api"."""
+    if spelling == "cli":
+        return lambda name: "--" + name.replace("_", "-")
+    return lambda name: _API_NAMES.get(name, name)
 
 # Options that decide the network and vocabulary: with --resume the saved model's own values apply.
 # Each maps a model's `wordlm.json` to the value the CLI option would have.
@@ -74,64 +85,70 @@ class TrainConfig:
         d["size"] = self.size.to_config()
         return d
 
-    def fast_step_options(self) -> list[str]:
+    def fast_step_options(self, spelling: str = "api") -> list[str]:
         """The options given that need `fast_step.py`'s step."""
-        return [name for name, value in (("--sampled-softmax", self.sampled_softmax),
-                                         ("--tie-embeddings", self.tie_embeddings)) if value]
+        o = option_speller(spelling)
+        return [name for name, value in ((f"{o('sampled_softmax')}", self.sampled_softmax),
+                                         (f"{o('tie_embeddings')}", self.tie_embeddings)) if value]
 
-    def validate(self) -> "TrainConfig":
-        """Raise `InputError` naming the option (as the CLI spells it) when a value is out of range or
-        options contradict each other; the one home of these rules (the CLI and `train` call it)."""
+    def validate(self, spelling: str = "api") -> "TrainConfig":
+        """Raise `InputError` naming the option when a value is out of range or options contradict
+        each other; the one home of these rules (the CLI and `train` call it). `spelling`: "api" names
+        the field (`size.units`), "cli" the command-line option (`--units`)."""
+        o = option_speller(spelling)
+        needs = FAST_STEP_NEEDS.format(jit=o("jit"))
         fast_step = self.framing in ("sequence", "char") and not self.distribute and not self.jit_compile
         checks = [
-            (self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}"),
-            (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
-            (self.context >= 1, f"--context must be at least 1, got {self.context}"),
-            (self.min_count >= 1, f"--min-count must be at least 1, got {self.min_count}"),
-            (self.max_vocab is None or self.max_vocab >= 1, f"--max-vocab must be at least 1, got {self.max_vocab}"),
-            (self.size.units >= 1 and self.size.embedding_dim >= 1, "--units and --embedding-dim must be at least 1"),
-            (self.size.layers >= 1, f"--layers must be at least 1, got {self.size.layers}"),
-            (0.0 <= self.size.dropout < 1.0, f"--dropout must be in [0, 1), got {self.size.dropout}"),
-            (self.seed is None or 0 <= self.seed < 2**32, f"--seed must be in [0, 2^32), got {self.seed}"),
-            (self.learning_rate > 0 and self.learning_rate < float("inf"), f"learning rate must be positive, got {self.learning_rate}"),
-            (self.patience is None or self.patience >= 1, f"--patience must be at least 1, got {self.patience}"),
-            (self.lr_decay is None or 0 < self.lr_decay <= 1, f"--lr-decay must be in (0, 1], got {self.lr_decay}"),
-            (self.time_limit is None or self.time_limit > 0, f"--time-limit must be positive, got {self.time_limit}"),
+            (self.epochs >= 1, f"{o('epochs')} must be at least 1, got {self.epochs}"),
+            (self.batch_size >= 1, f"{o('batch_size')} must be at least 1, got {self.batch_size}"),
+            (self.context >= 1, f"{o('context')} must be at least 1, got {self.context}"),
+            (self.min_count >= 1, f"{o('min_count')} must be at least 1, got {self.min_count}"),
+            (self.max_vocab is None or self.max_vocab >= 1, f"{o('max_vocab')} must be at least 1, got {self.max_vocab}"),
+            (self.size.units >= 1 and self.size.embedding_dim >= 1, f"{o('units')} and {o('embedding_dim')} must be at least 1"),
+            (self.size.layers >= 1, f"{o('layers')} must be at least 1, got {self.size.layers}"),
+            (0.0 <= self.size.dropout < 1.0, f"{o('dropout')} must be in [0, 1), got {self.size.dropout}"),
+            (self.seed is None or 0 <= self.seed < 2**32, f"{o('seed')} must be in [0, 2^32), got {self.seed}"),
+            (self.learning_rate > 0 and self.learning_rate < float("inf"), f"{o('learning_rate')} must be positive, got {self.learning_rate}"),
+            (self.patience is None or self.patience >= 1, f"{o('patience')} must be at least 1, got {self.patience}"),
+            (self.lr_decay is None or 0 < self.lr_decay <= 1, f"{o('lr_decay')} must be in (0, 1], got {self.lr_decay}"),
+            (self.time_limit is None or self.time_limit > 0, f"{o('time_limit')} must be positive, got {self.time_limit}"),
             (self.max_batch_tokens is None or self.max_batch_tokens >= 1,
-             f"--max-batch-tokens must be at least 1, got {self.max_batch_tokens}"),
+             f"{o('max_batch_tokens')} must be at least 1, got {self.max_batch_tokens}"),
             (self.distribute in (None, *distribute.STRATEGIES),
-             f"--distribute must be one of {', '.join(distribute.STRATEGIES)}, got {self.distribute!r}"),
-            (self.embeddings is not None or not self.freeze_embeddings, "--freeze-embeddings needs --embeddings FILE"),
-            (self.lr_schedule in ("constant", "cosine"), f"--lr-schedule must be constant or cosine, got {self.lr_schedule!r}"),
-            (self.clipnorm is None or self.clipnorm > 0, f"--clipnorm must be positive, got {self.clipnorm}"),
-            (self.context_tokens >= 0, f"--context-tokens must be 0 or more, got {self.context_tokens}"),
-            (self.sampled_softmax >= 0, f"--sampled-softmax must be 0 or more, got {self.sampled_softmax}"),
-            (0.0 <= self.ema < 1.0, f"--ema must be in [0, 1), got {self.ema}"),
-            *((fast_step, f"{option} {FAST_STEP_NEEDS}") for option in self.fast_step_options()),
+             f"{o('distribute')} must be one of {', '.join(distribute.STRATEGIES)}, got {self.distribute!r}"),
+            (self.embeddings is not None or not self.freeze_embeddings, f"{o('freeze_embeddings')} needs {o('embeddings')}" + (" FILE" if spelling == "cli" else "")),
+            (self.lr_schedule in ("constant", "cosine"), f"{o('lr_schedule')} must be constant or cosine, got {self.lr_schedule!r}"),
+            (self.clipnorm is None or self.clipnorm > 0, f"{o('clipnorm')} must be positive, got {self.clipnorm}"),
+            (self.context_tokens >= 0, f"{o('context_tokens')} must be 0 or more, got {self.context_tokens}"),
+            (self.sampled_softmax >= 0, f"{o('sampled_softmax')} must be 0 or more, got {self.sampled_softmax}"),
+            (0.0 <= self.ema < 1.0, f"{o('ema')} must be in [0, 1), got {self.ema}"),
+            *((fast_step, f"{option} {needs}") for option in self.fast_step_options(spelling)),
             (not self.tie_embeddings or not self.freeze_embeddings,
-             "--tie-embeddings trains the embedding as the output layer: not with --freeze-embeddings"),
+             f"{o('tie_embeddings')} trains the embedding as the output layer: not with {o('freeze_embeddings')}"),
             (not self.context_tokens or self.framing in ("sequence", "char"),
-             "--context-tokens needs a recurrent framing (sequence or char)"),
-            (not self.context_tokens or self.boundaries, "--context-tokens needs <s> and </s> (no --no-boundaries)"),
-            (not self.context_tokens or not self.reverse, "--context-tokens reads lines forwards: not with --reverse"),
+             f"{o('context_tokens')} needs a recurrent framing (sequence or char)"),
+            (not self.context_tokens or self.boundaries, f"{o('context_tokens')} needs <s> and </s> (no {o('no_boundaries')})"),
+            (not self.context_tokens or not self.reverse, f"{o('context_tokens')} reads lines forwards: not with {o('reverse')}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise InputError(message)
         return self
 
-    def check_model(self, lm, resumed: bool) -> None:
+    def check_model(self, lm, resumed: bool, spelling: str = "api") -> None:
         """The rules that need the model (a resumed model's framing and sizes are its own)."""
+        o = option_speller(spelling)
+        needs = FAST_STEP_NEEDS.format(jit=o("jit"))
         fast_step = lm.framing.recurrent and not self.distribute and not self.jit_compile
         checks = [
             (not (resumed and self.embeddings),
-             "--embeddings initialises a new model; a resumed model keeps its trained embeddings"),
-            *((fast_step, f"{option} {FAST_STEP_NEEDS}") for option in self.fast_step_options()),
+             f"{o('embeddings')} initialises a new model; a resumed model keeps its trained embeddings"),
+            *((fast_step, f"{option} {needs}") for option in self.fast_step_options(spelling)),
             (self.sampled_softmax < lm.vocab_size,
-             f"--sampled-softmax {self.sampled_softmax} must be below the vocabulary size "
+             f"{o('sampled_softmax')} {self.sampled_softmax} must be below the vocabulary size "
              f"({lm.vocab_size} with the reserved ids)"),
             (not self.tie_embeddings or lm.size.embedding_dim == lm.size.units,
-             f"--tie-embeddings needs --embedding-dim equal to --units (the model has "
+             f"{o('tie_embeddings')} needs {o('embedding_dim')} equal to {o('units')} (the model has "
              f"{lm.size.embedding_dim} and {lm.size.units})"),
         ]
         for ok, message in checks:

@@ -54,6 +54,7 @@ def train(
     output=None,
     resume: bool = False,
     overwrite: bool = False,
+    spelling: str = "api",
 ) -> LanguageModel:
     """Train a model on corpus files (paths, `.gz` or `-`); returns the LanguageModel.
 
@@ -65,9 +66,10 @@ def train(
     directory must be writable (both checked before any work). A run whose loss or weights stop
     being finite raises `TrainingDiverged` and never saves them.
     `on_epoch_end(lm, epoch, logs)` is called after each epoch (with the weights as trained, not
-    the `ema` averages); `logs` holds `loss` and, with `valid`, `valid_ppl`.
+    the `ema` averages); `logs` holds `loss` and, with `valid`, `valid_ppl`. `spelling`: how errors
+    name options ("api": the config's fields, "cli": the command line's options).
     """
-    config.validate()
+    config.validate(spelling)
     for path in list(valid or []) + list(texts):
         if path != "-" and not Path(path).exists():  # fail before the long passes over the corpus
             raise InputError(f"{path}: no such file")
@@ -98,7 +100,7 @@ def train(
                     log(verbose, f"no model in {output} yet: training a new one")
                 lm, corpus = _new_model(paths, config, Path(tmp) / "ids")
                 optimizer = None
-            config.check_model(lm, resumed)
+            config.check_model(lm, resumed, spelling)
             if config.embeddings:
                 _load_embeddings(lm, config, corpus, verbose)
             plan = make_plan(corpus, lm.framing, config.batch_size, _batch_tokens(config, lm), distribute.replicas(strategy),
