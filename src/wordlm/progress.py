@@ -73,7 +73,7 @@ class Progress:
             notes.append(f"{self.counts[self.rate] / self._elapsed():,.0f} {self.rate}/s")
         left = self._seconds_left()
         if left is not None:
-            notes.append(f"{_clock(left)} left")
+            notes.append(f"{clock(left)} left")
         return text + (f" ({', '.join(notes)})" if notes else "")
 
     def _seconds_left(self) -> float | None:
@@ -101,6 +101,6 @@ class Progress:
             self.stream.flush()
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
     seconds = int(round(seconds))
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"

@@ -26,6 +26,8 @@ from wordlm.training.validation import perplexity
 # A training loss (mean nats per predicted token) at or above this, or not finite, is divergence:
 # a uniform guess costs ln V (under 21 nats for any vocabulary up to 10^9 words).
 DIVERGED_LOSS = 1e4
+# Not on a terminal (verbose 2: Keras prints one line per epoch), a line inside the epoch this often.
+LOG_EVERY = 30.0
 
 
 def log(verbose: int, message: str) -> None:
@@ -54,6 +56,7 @@ class EpochLog(keras.callbacks.Callback):
         self.diverged: str | None = None  # why training stopped on a non-finite loss or weights
         self.full_softmax_step = None
         self.pending: list[str] = []  # epoch-end lines, printed after Keras's own line for the epoch
+        self.epoch, self.epoch_steps, self.logged = 0, 0, 0.0
 
     def request_stop(self) -> None:
         """From a signal handler: stop after the current step (`train` then saves and re-raises)."""
@@ -66,7 +69,8 @@ class EpochLog(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._flush()
-        self.epoch_started = time.time()
+        self.epoch_started = self.logged = time.time()
+        self.epoch, self.epoch_steps = epoch, 0
 
     def on_train_end(self, logs=None):
         self._flush()
@@ -100,6 +104,7 @@ class EpochLog(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.steps += 1
+        self.epoch_steps += 1
         if self.interrupted:
             self.model.stop_training = True
             return
@@ -107,11 +112,29 @@ class EpochLog(keras.callbacks.Callback):
         if loss is not None and not float(loss) < DIVERGED_LOSS:
             self._diverge(f"the training loss became {float(loss):.4g} at step {self.steps}")
             return
+        if self.verbose == 2 and time.time() - self.logged >= LOG_EVERY:
+            self._log_inside_epoch(loss)
         limit = self.config.time_limit
         if limit is not None and time.time() - self.fit_started >= limit and not self.timed_out:
             self.timed_out = True
             self.model.stop_training = True
             log(self.verbose, f"time limit: stopping after {limit:g} s of training")
+
+    def _log_inside_epoch(self, loss) -> None:
+        """`epoch 1/10: 120/600 batches, loss 5.2341 (0:01:30 left in the epoch)`: a log file or CI
+        sees training move inside a long epoch (Keras's verbose=2 prints only at its end)."""
+        from wordlm.progress import clock
+
+        self.logged = now = time.time()
+        total = (self.params or {}).get("steps")
+        done = f"{self.epoch_steps:,}/{total:,}" if total else f"{self.epoch_steps:,}"
+        line = f"epoch {self.epoch + 1}/{self.config.epochs}: {done} batches"
+        if loss is not None:
+            line += f", loss {float(loss):.4f}"
+        if total and 0 < self.epoch_steps < total:
+            left = (now - self.epoch_started) * (total - self.epoch_steps) / self.epoch_steps
+            line += f" ({clock(left)} left in the epoch)"
+        log(self.verbose, line)
 
     def on_epoch_end(self, epoch, logs=None):
         self.fit_seconds += time.time() - self.epoch_started  # training steps only, not validation
