@@ -87,3 +87,44 @@ def test_training_logs_progress_inside_an_epoch_when_stderr_is_not_a_terminal(mo
     assert inside, lines
     assert re.fullmatch(r"epoch 1/2: 1/4 batches, loss \d+\.\d{4} \(0:00:\d\d left in the epoch\)", inside[0]), inside
     assert any(line.startswith("epoch 2/2: 4/4 batches, loss ") for line in inside)
+
+
+NBEST = ('{"utt_id": "u1", "ref": "jack and jill", "hyps": [{"text": "jack an jill", "score": -1.0}, '
+         '{"text": "jack and jill", "score": -1.2}]}\n')
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(cli, [str(a) for a in args], input=input)
+
+
+def test_rerank_with_weights_never_tuned_warns_on_stderr(seq_lm, tmp_path):
+    seq_lm.save(tmp_path / "m")
+    (tmp_path / "nb.jsonl").write_text(NBEST)
+    (tmp_path / "tuned.json").write_text('{"lm_weight": 0.5, "word_bonus": 0}')
+    plain = run("rerank", tmp_path / "m", tmp_path / "nb.jsonl")
+    assert plain.exit_code == 0 and "warning: lm_weight 1 and word_bonus 0 are defaults, never tuned" in plain.stderr
+    assert "warning" not in plain.stdout
+    for given in (["--weights", tmp_path / "tuned.json"], ["--lm-weight", "0.3"], ["--word-bonus", "0"]):
+        chosen = run("rerank", tmp_path / "m", tmp_path / "nb.jsonl", *given)
+        assert chosen.exit_code == 0 and "warning" not in chosen.stderr, chosen.stderr
+
+
+def test_tune_warns_when_its_best_point_lies_on_the_edge_of_its_grid():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from wordlm.cli.rerank_cmds import edge_warnings
+
+    alphas, betas = np.array([0.0, 0.5, 1.0]), np.array([-1.0, 0.0, 1.0])
+    errors = np.array([[9, 9, 9], [8, 6, 7], [7, 5, 5]])  # best at α = 1 (the top edge), falling towards it
+    result = SimpleNamespace(lm_weights=alphas, word_bonuses=betas, lm_weight=1.0, word_bonus=0.0, errors=errors)
+    assert edge_warnings(result, "0:1:0.5", "-1:1:1") == [
+        "warning: the best lm_weight (1) lies on the edge of its grid (--lm-weights 0:1:0.5) and the WER still falls "
+        "towards it: the optimum may lie beyond; widen --lm-weights"]
+    flat = SimpleNamespace(lm_weights=alphas, word_bonuses=betas, lm_weight=1.0, word_bonus=1.0,
+                           errors=np.array([[9, 9, 9], [8, 6, 6], [7, 5, 5]]))  # β's edge ties the next value: fine
+    assert [w.split(" (")[0] for w in edge_warnings(flat, "0:1:0.5", "-1:1:1")] == ["warning: the best lm_weight"]
+    no_lm = SimpleNamespace(lm_weights=alphas, word_bonuses=betas, lm_weight=0.0, word_bonus=0.0,
+                            errors=np.array([[5, 4, 5], [8, 6, 7], [7, 5, 5]]))  # α = 0 is no edge
+    assert edge_warnings(no_lm, "0:1:0.5", "-1:1:1") == []

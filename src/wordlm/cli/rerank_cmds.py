@@ -24,6 +24,12 @@ FORMAT_HELP = ("N-best format: jsonl, hyporadise (JSON list), mlm (mlm-scoring d
                "nemo (beam TSV, with --beam-size); auto detects all but nemo.")
 
 
+UNTUNED_WARNING = ("warning: lm_weight 1 and word_bonus 0 are defaults, never tuned for this model and these "
+                   "n-best lists: an LM unsuited to their domain can make the WER worse; tune them on held-out "
+                   "n-best lists (wordlm tune MODEL TUNE_NBEST -o tuned.json) and pass --weights tuned.json, "
+                   "or give --lm-weight/--word-bonus")
+
+
 def _nbest_options(fn):
     """--refs and --beam-size (rerank and tune)."""
     fn = click.option("--beam-size", type=click.IntRange(min=1), default=None,
@@ -142,6 +148,8 @@ def rerank(model, nbest, fmt, am, lm_weight, word_bonus, weights_file, lms, outp
     _check_weight(alpha, "--lm-weight")
     _check_weight(beta, "--word-bonus")
     others = _other_lms(lms, tuned)
+    if not weights_file and lm_weight is None and word_bonus is None:
+        log(UNTUNED_WARNING)
     lm = load_model(model)
     other_models = [load_model(p) for p, _ in others]
     weights = tuple(w for _, w in others)
@@ -241,6 +249,8 @@ def tune(model, nbest, fmt, am, output, lm_weights, word_bonuses, lms, other_wei
         summary["lms"] = [{"path": str(p), "weight": float(w)} for p, w in zip(lms, chosen["other_weights"])]
     for line in _tune_table(result, len(scored)):
         log(line)
+    for line in edge_warnings(result, lm_weights, word_bonuses):
+        log(line)
     for line in _generalisation_lines(check, result, lms):
         log(line)
     log(f"scored {sum(len(s.utt.hyps) for s in scored)} hypotheses in {scoring_s:.1f} s; "
@@ -251,6 +261,27 @@ def tune(model, nbest, fmt, am, output, lm_weights, word_bonuses, lms, other_wei
         write_atomic(output, (json.dumps(summary, indent=1) + "\n").encode("utf-8"))
         log(f"wrote {output}")
     echo_json({k: v for k, v in summary.items() if k != "grid"})
+
+
+def edge_warnings(result, lm_weights: str, word_bonuses: str) -> list[str]:
+    """A warning for each weight whose best value lies on the edge of its grid with the WER still
+    falling towards that edge (lower there than at the next value inwards): the optimum may lie
+    beyond the grid. The α grid's lower edge 0 (no LM) is no edge: a negative α is never sensible."""
+    import numpy as np
+
+    out = []
+    i = int(np.argmin(np.abs(result.lm_weights - result.lm_weight)))
+    j = int(np.argmin(np.abs(result.word_bonuses - result.word_bonus)))
+    axes = [("lm_weight", "--lm-weights", lm_weights, result.lm_weights, i, result.errors[:, j]),
+            ("word_bonus", "--word-bonuses", word_bonuses, result.word_bonuses, j, result.errors[i, :])]
+    for name, option, spec, values, k, errors in axes:
+        if len(values) < 2 or (name == "lm_weight" and k == 0 and values[0] <= 0):
+            continue
+        inward = 1 if k == 0 else len(values) - 2 if k == len(values) - 1 else None
+        if inward is not None and errors[k] < errors[inward]:
+            out.append(f"warning: the best {name} ({values[k]:g}) lies on the edge of its grid ({option} {spec}) "
+                       f"and the WER still falls towards it: the optimum may lie beyond; widen {option}")
+    return out
 
 
 def _generalisation_lines(check, result, lms) -> list[str]:
