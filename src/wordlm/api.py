@@ -27,6 +27,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from wordlm.inference.rows import Rows
+from wordlm.text import one_line
 from wordlm.vocab import BOS_ID, EOS, EOS_ID, UNK, UNK_ID
 
 
@@ -44,14 +45,15 @@ States = Rows
 
 
 def lines_argument(texts, what: str = "texts") -> list[str]:
-    """`texts` as a list of strings; a bare string is refused (TypeError): pass a list of lines."""
+    """`texts` as a list of one-line strings (`text.one_line`: a leading BOM and a trailing line end
+    dropped, a line break inside refused); a bare string is refused (TypeError): pass a list of lines."""
     if isinstance(texts, (str, bytes)):
         raise TypeError(f"{what}: expected a list of lines, got a single string (wrap it in a list: [text])")
     texts = list(texts)
     for i, t in enumerate(texts):
         if not isinstance(t, str):
             raise TypeError(f"{what}[{i}]: expected a string, got {type(t).__name__}")
-    return texts
+    return [one_line(t, f"{what}[{i}]") for i, t in enumerate(texts)]  # the one text rule (text.py)
 
 
 class LanguageModelAPI:

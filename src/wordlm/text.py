@@ -11,6 +11,15 @@ Modes:
 - `whitespace`: split on whitespace only (pre-tokenised corpora such as Penn Treebank; the
   KenLM/SRILM convention).
 - `char`: every character of the line is a token (spaces included, as `" "`).
+
+One text rule for the command line, the Python API and the service (`one_line`, docs/guarantees.md):
+a text is one line, read as a line of a file is read. A leading byte-order mark (U+FEFF) is dropped
+from every text — every line of a file (files joined with `cat` keep theirs mid-file), every text
+given to the API or the service, every n-best hypothesis (the tokenizer drops it too); a trailing
+line end (`\n`, `\r\n`) is dropped; a line break *inside* a text given to the API or the service is
+refused (`InputError`): a sentence is a line, and the command line would read two. A TAB or CR inside
+a line stays part of it (the tokenizers read them as spaces); text output escapes them (`score`, as
+`rerank`: `nbest.tsv_escape`).
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from typing import Iterator
 
 from wordlm.errors import InputError, where
 
+BOM = "\ufeff"  # a UTF-8 byte-order mark, decoded
 KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 SPECIAL_TOKENS = ("<unk>", "<s>", "</s>")
 MODES = ("keras", "whitespace", "char")
@@ -41,7 +51,9 @@ class Tokenizer:
             raise InputError(f"unknown tokenizer {self.mode!r}: expected one of {', '.join(MODES)}")
 
     def tokenize(self, line: str) -> list[str]:
-        """Tokens of one line (no boundary markers added)."""
+        """Tokens of one line (no boundary markers added; a leading byte-order mark dropped)."""
+        if line[:1] == BOM:
+            line = line[1:]
         if self.lower:
             line = line.lower()
         if self.mode == "char":
@@ -68,6 +80,21 @@ class Tokenizer:
         return cls(mode=config["mode"], lower=bool(config["lower"]))
 
 
+def one_line(text: str, what: str = "text") -> str:
+    """A text given as one line (to the API or the service), as `read_lines` reads a line of a file:
+    a leading byte-order mark and a trailing line end (`\n` or `\r\n`, and any `\r` before it) are
+    dropped. A line break inside the text raises `InputError` naming `what`: a text is one sentence,
+    and the command line would read it as two lines (split it first: `text.splitlines()`)."""
+    if text[:1] == BOM:
+        text = text[1:]
+    if text[-1:] == "\n":
+        text = text[:-1]
+    if "\n" in text:
+        raise InputError(f"{what}: a line break inside the text ({text[:40]!r}…): a text is one line, one sentence; "
+                         "split it into lines first (text.splitlines())")
+    return text.rstrip("\r") if text[-1:] == "\r" else text
+
+
 def open_text(path) -> io.TextIOBase:
     """Open a text source for reading: a path, a `.gz` path, or `-` for stdin (bytes decoded later)."""
     if path in (None, "-"):
@@ -92,7 +119,7 @@ def open_text(path) -> io.TextIOBase:
 def read_lines(path) -> Iterator[tuple[int, str]]:
     """Yield `(line_number, text)` for each line of a file, 1-based, streaming.
 
-    UTF-8 strictly (a UTF-8 byte-order mark is dropped); CRLF and LF line ends are removed. A byte
+    UTF-8 strictly (a byte-order mark at the start of any line is dropped); CRLF and LF line ends are removed. A byte
     sequence that is not UTF-8 raises `InputError` naming the file and line; so does a binary file
     (NUL bytes) and a line longer than `MAX_LINE_BYTES`. The lines before a bad one are yielded
     first. The file is read in blocks of up to 1 MiB (what is available: a pipe's lines come as
@@ -150,13 +177,15 @@ def _decoded(block: bytes, name: str, number: int) -> Iterator[tuple[int, str]]:
         except UnicodeDecodeError:
             pass
         else:
-            if number == 0 and text.startswith("\ufeff"):
-                text = text[1:]
+            if BOM in text:  # at the start of any line (files joined with cat keep theirs): dropped
+                for i, line in enumerate(text.split("\n"), number + 1):
+                    yield i, (line[1:] if line[:1] == BOM else line).rstrip("\r\n")
+                return
             for i, line in enumerate(text.split("\n"), number + 1):
                 yield i, line.rstrip("\r\n")
             return
     for i, raw in enumerate(block.split(b"\n"), number + 1):  # find the bad line, yielding the good ones
-        if i == 1 and raw.startswith(b"\xef\xbb\xbf"):
+        if raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
         if b"\x00" in raw:
             raise InputError(f"{name}:{i}: binary data (NUL byte), expected UTF-8 text")

@@ -139,7 +139,7 @@ def score(model, text, as_json, per_token, no_bos, no_eos, oov, base, batch_size
         if as_json:
             echo_json(s.to_json(per_token))
             return
-        fields = [_fmt(s.logprob, base), str(s.words), str(s.oovs), _fmt(s.ppl), s.text]
+        fields = [_fmt(s.logprob, base), str(s.words), str(s.oovs), _fmt(s.ppl), _escaped(s.text)]
         if per_token:
             fields.append(" ".join(f"{_token(t, char)}={_token_value(lp, s, k, base)}"
                                    for k, (t, lp) in enumerate(zip(s.tokens, s.logprobs))))
@@ -182,8 +182,20 @@ def _srilm(lm, paths, options, batch_size, shard, context_tokens, summary_path=N
         write_atomic(summary_path, (json.dumps(total.to_json()) + "\n").encode())
 
 
+def _escaped(text: str) -> str:
+    """The line as a TSV field: TAB, CR, LF and backslash escaped as `rerank` writes them
+    (`nbest.tsv_escape`), so that the line stays the last of five columns."""
+    if "\t" in text or "\r" in text or "\\" in text or "\n" in text:
+        from wordlm.nbest import tsv_escape
+
+        return tsv_escape(text)
+    return text
+
+
 def _token(token, char):
-    return "▁" if char and token == " " else token
+    if char and token == " ":
+        return "▁"
+    return _escaped(token) if char else token
 
 
 def _token_value(lp, s, k, base):

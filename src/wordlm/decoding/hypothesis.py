@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from wordlm.errors import InputError
 from wordlm.framings import LineFraming
+from wordlm.text import one_line
 from wordlm.vocab import UNK
 
 
@@ -64,6 +65,7 @@ def prepare_prompts(lm, texts, max_words: int, names=None) -> list[Prompt]:
     prompts = []
     for i, text in enumerate(texts):
         name = names[i] if names is not None else f"prompt {i + 1}"
+        text = one_line(text, name)
         tokens = lm.tokenizer.tokenize(text)
         history = lm.history(text)
         if not history:

@@ -14,13 +14,14 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from wordlm.errors import InputError
+from wordlm.text import one_line
 from wordlm.vocab import EOS_ID, PAD_ID, RESERVED
 
 CHUNK = 512  # candidates per batched call in conditional and fill-in scoring
 
 
 def _prompt_history(lm, prompt: str) -> list[int]:
-    history = lm.history(prompt)
+    history = lm.history(one_line(prompt, "prompt"))
     if not history:
         raise InputError("this model has no boundary markers, so it cannot predict the first word of a line: "
                          "give a prompt of at least one word")

@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from wordlm.errors import InputError
+from wordlm.text import one_line
 from wordlm.scoring.conditional import check_top, continuations
 from wordlm.vocab import BOS_ID, EOS_ID, RESERVED
 
@@ -45,6 +46,7 @@ def fill(lm, text: str, top: int | None = 10, backward=None) -> list[Filled]:
     of the same quantity — and only words in both vocabularies are candidates.
     """
     top = check_top(top)
+    text = one_line(text, "text")
     if text.count(BLANK) != 1:
         raise InputError(f"expected exactly one {BLANK} (the blank to fill) in {text!r}, found {text.count(BLANK)}")
     if backward is not None:
