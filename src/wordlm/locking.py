@@ -72,10 +72,13 @@ def hold(path, export: bool = False, what: str = "model"):
         raise InputError(f"{path}: locked by another process ({holder}), which is writing this {what}; "
                          f"wait for it to finish, or write to another directory") from None
     try:
-        f.seek(0)
-        f.truncate()
-        f.write(f"pid {os.getpid()}: {' '.join(sys.argv)[:200]}\n")
-        f.flush()
+        try:
+            f.seek(0)
+            f.truncate()
+            f.write(f"pid {os.getpid()}: {' '.join(sys.argv)[:200]}\n")
+            f.flush()
+        except OSError as e:  # a full disk: say so now, naming the file, before any long work
+            raise InputError(f"{lock}: cannot write the lock file: {e.strerror or e}") from None
         _HELD[key] = [f, 1]
         yield
     finally:
@@ -83,4 +86,5 @@ def hold(path, export: bool = False, what: str = "model"):
         with contextlib.suppress(OSError):
             f.seek(0)
             f.truncate()  # no stale holder text for the next writer's message
-        f.close()  # releases the flock
+        with contextlib.suppress(OSError):  # a note a full disk refused: the file closes all the same
+            f.close()  # releases the flock

@@ -32,6 +32,7 @@ from wordlm.model_files import check_archive, check_config, not_a_directory
 from wordlm.model import ModelSize
 from wordlm.text import Tokenizer
 from wordlm.vocab import Vocabulary
+from wordlm.writable import naming
 
 FORMAT = "wordlm"
 FORMAT_VERSION = 1
@@ -48,12 +49,12 @@ def write_atomic(path: Path, data: bytes) -> None:
     """
     path = Path(path)
     if path.is_symlink() or (path.exists() and not path.is_file()):
-        with open(path, "wb") as f:
+        with naming(path), open(path, "wb") as f:
             f.write(data)
         return
     tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
     try:
-        with open(tmp, "wb") as f:
+        with naming(path), open(tmp, "wb") as f:  # a full disk names the file being written
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -99,7 +100,8 @@ def save(lm: LanguageModel, directory) -> Path:
         weights = f"model-{secrets.token_hex(4)}.keras"
         tmp_weights = directory / f".tmp-{weights}"  # Keras insists on the .keras suffix
         try:
-            lm.keras_model.save(tmp_weights, overwrite=True)
+            with naming(directory / weights):  # a full disk names the model's file
+                lm.keras_model.save(tmp_weights, overwrite=True)
         except Exception:
             tmp_weights.unlink(missing_ok=True)
             raise

@@ -64,7 +64,14 @@ def mix(components, output, weights, tune_on, tokenizer, lower, oov, context_tok
         from wordlm.text import Tokenizer
 
         mode = tokenizer or mixture.tokenizer.mode
-        mixture.tokenizer = Tokenizer(mode, (mode == "keras") if lower is None else lower)
+        chosen = Tokenizer(mode, (mode == "keras") if lower is None else lower)
+        if mixture.has_word_components and chosen != mixture.tokenizer:  # their words would not be the mixture's
+            raise click.UsageError(
+                f"--tokenizer {chosen.mode} ({'lower-case' if chosen.lower else 'case kept'}) differs from the "
+                f"tokenizer the wordlm models were trained with ({mixture.tokenizer.mode}, "
+                f"{'lower-case' if mixture.tokenizer.lower else 'case kept'}): they would score other words than "
+                "the mixture reads; leave --tokenizer and --lower out (they apply to n-gram-only mixtures)")
+        mixture.tokenizer = chosen
     tuned = None
     if tune_on:
         from wordlm.mixture.em import em_weights, heldout_logprobs

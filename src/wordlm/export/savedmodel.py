@@ -5,6 +5,8 @@ Not here: what the graph computes (`graph.py`).
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import secrets
@@ -20,6 +22,7 @@ from wordlm.export.graph import DEFAULT_TOP, build_module
 from wordlm.lm import LanguageModel
 from wordlm.locking import hold
 from wordlm.vocab import RESERVED
+from wordlm.writable import naming
 
 SIGNATURES = ("score", "next_words")
 TOLERANCE = 1e-4  # largest |Δ logprob| the export check accepts (float32 graphs agree to ~1e-6)
@@ -74,10 +77,11 @@ def _write(lm: LanguageModel, out: Path, top: int) -> dict:
     try:
         module = build_module(lm, top)
         signatures = {"serving_default": module.score, "score": module.score, "next_words": module.next_words}
-        tf.saved_model.save(module, str(tmp), signatures=signatures)
-        extra = tmp / "assets.extra"
-        extra.mkdir(exist_ok=True)
-        (tmp / MARKER).write_text(json.dumps(_metadata(lm, module.top), indent=1, ensure_ascii=False), "utf-8")
+        with naming(out), _os_errors(out):  # a full disk: one line naming the export, no TensorFlow stack
+            tf.saved_model.save(module, str(tmp), signatures=signatures)
+            extra = tmp / "assets.extra"
+            extra.mkdir(exist_ok=True)
+            (tmp / MARKER).write_text(json.dumps(_metadata(lm, module.top), indent=1, ensure_ascii=False), "utf-8")
         probes = probe_sentences(lm)
         difference = check_export(lm, tf.saved_model.load(str(tmp)), probes)
         _replace_dir(tmp, out)
@@ -85,6 +89,18 @@ def _write(lm: LanguageModel, out: Path, top: int) -> dict:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return {"out": str(out), "top": module.top, "probes": len(probes), "max_difference": difference}
+
+
+@contextlib.contextmanager
+def _os_errors(out: Path):
+    """TensorFlow's file errors while writing (`ResourceExhaustedError: …/saved_model.pb.tmp…; No space
+    left on device`) as the `OSError` they are, naming the export folder and the reason only."""
+    try:
+        yield
+    except tf.errors.OpError as e:
+        reason = str(e.message).rsplit("; ", 1)[-1].strip() or type(e).__name__
+        code = errno.ENOSPC if "No space left" in reason else errno.EIO
+        raise OSError(code, f"cannot write the export: {reason}", str(out)) from None
 
 
 def _replace_dir(src: Path, dst: Path) -> None:

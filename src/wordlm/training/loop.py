@@ -83,7 +83,11 @@ def train(
         if not Path(output).exists():
             Path(output).mkdir(parents=True)
             writing.callback(_remove_if_unused, Path(output))  # a run that saved nothing leaves no folder
-        writing.enter_context(hold(output))
+        try:
+            writing.enter_context(hold(output))
+        except BaseException:  # e.g. a full disk refusing the lock file: the new folder goes too
+            writing.close()
+            raise
     with writing, tempfile.TemporaryDirectory(prefix="wordlm-train-") as tmp:
         paths = rereadable(list(texts), Path(tmp))
         previous = None
