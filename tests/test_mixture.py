@@ -302,10 +302,10 @@ def test_reverse_models_are_refused_in_a_mixture(tmp_path):
 
 def test_info_describes_a_mixture_and_export_refuses_it(rhyme_dir, tmp_path):
     d = rhyme_dir
-    assert run("mix", d / "rhyme", d / "tiny.arpa", "-o", tmp_path / "m.json", "--weights", "0.25,0.75").exit_code == 0
-    info = run("info", tmp_path / "m.json")
+    assert run("mix", d / "rhyme", d / "tiny.arpa", "-o", d / "m.json", "--weights", "0.25,0.75").exit_code == 0
+    info = run("info", d / "m.json")
     assert info.exit_code == 0 and "2 components" in info.stdout and "0.75" in info.stdout
-    exp = run("export", tmp_path / "m.json", tmp_path / "out")
+    exp = run("export", d / "m.json", tmp_path / "out")
     assert exp.exit_code == 1 and "cannot be exported" in exp.stderr and not (tmp_path / "out").exists()
 
 

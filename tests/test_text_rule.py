@@ -131,11 +131,12 @@ def test_score_text_output_escapes_tab_and_cr_as_rerank_does(serve_model_dir, tm
     assert out.rstrip("\n").split("\t")[4] == tsv_escape("jack\tand\rjill\\x") == "jack\\tand\\rjill\\\\x"
 
 
-def test_mix_refuses_a_tokenizer_other_than_its_models(serve_model_dir, tmp_path):
-    out = tmp_path / "mix.json"
+def test_mix_refuses_a_tokenizer_other_than_its_models(serve_model_dir):
+    out = serve_model_dir.parent / "tokenizer-mix.json"  # beside its component
     for args in (["--tokenizer", "whitespace"], ["--no-lower"], ["--tokenizer", "keras", "--no-lower"]):
         result = CliRunner().invoke(cli, ["mix", str(serve_model_dir), "-o", str(out), *args])
         assert result.exit_code == 2 and "differs from the tokenizer the wordlm models were trained with" in result.output
         assert not out.exists()
     same = CliRunner().invoke(cli, ["mix", str(serve_model_dir), "-o", str(out), "--tokenizer", "keras"])
     assert same.exit_code == 0, same.output
+    out.unlink()

@@ -26,6 +26,7 @@ from wordlm.jsonfile import parse
 from wordlm.text import MODES as TOKENIZERS
 from wordlm.vocab import RESERVED
 
+MAX_CONFIG_BYTES = 64 << 20  # bytes of `wordlm.json`: the vocabulary's words (a 1M-word vocabulary is ~15 MB)
 MAX_ARCHIVE_CONFIG = 16 << 20  # bytes of a `.keras` file's config.json (a wordlm network's is ~10 KB)
 WEIGHTS_NAME = re.compile(r"model-[0-9a-f]+\.keras")
 ALLOWED_CLASSES = {

@@ -40,6 +40,9 @@ from wordlm.jsonfile import parse
 from wordlm.text import read_lines
 
 FORMATS = ("auto", "jsonl", "hyporadise", "mlm", "tsv", "srilm", "kaldi", "nemo")
+# Hypotheses in one utterance: a recogniser's n-best list holds tens to thousands; a list beyond this
+# is refused (naming the utterance) before it is scored or, for TSV, before more of it is read.
+MAX_HYPS = 100_000
 
 
 @dataclass
@@ -123,6 +126,8 @@ def _validated(name, utterances, required) -> Iterator[Utterance]:
     for place, utt in utterances:
         if not utt.hyps:
             raise InputError(f"{name}: {place}: no hypotheses")
+        if len(utt.hyps) > MAX_HYPS:
+            raise InputError(_too_many(name, place))
         if utt.utt_id in seen:
             raise InputError(f"{name}: {place}: duplicate utterance id {utt.utt_id!r} (first at {seen[utt.utt_id]})")
         seen[utt.utt_id] = place
@@ -323,9 +328,16 @@ def _read_tsv(name, lines) -> Iterator[tuple[str, Utterance]]:
                     f"{name}:{number}: utterance {utt_id}: its lines are not together (duplicate utterance id)"
                 )
             current, place = Utterance(utt_id, []), f"utterance {utt_id} (line {number})"
+        if len(current.hyps) == MAX_HYPS:
+            raise InputError(_too_many(name, place))
         current.hyps.append(RecognizerHypothesis(text, {"score": value}))
     if current is not None:
         yield place, current
+
+
+def _too_many(name, place) -> str:
+    return (f"{name}: {place}: more than {MAX_HYPS:,} hypotheses in one utterance (an n-best list holds tens to "
+            "thousands): split it, or keep its best ones")
 
 
 def _read_hyporadise(name, data) -> Iterator[tuple[str, Utterance]]:

@@ -28,7 +28,7 @@ from wordlm.errors import InputError, ModelError
 from wordlm.framings import framing_from_config
 from wordlm.jsonfile import parse
 from wordlm.lm import LanguageModel
-from wordlm.model_files import check_archive, check_config, not_a_directory
+from wordlm.model_files import MAX_CONFIG_BYTES, check_archive, check_config, not_a_directory
 from wordlm.model import ModelSize
 from wordlm.text import Tokenizer
 from wordlm.vocab import Vocabulary
@@ -151,7 +151,12 @@ def read_config(directory) -> dict:
     if not path.is_file():
         raise ModelError(f"{directory}: not a wordlm model directory (no {CONFIG_FILE}); train one with `wordlm train`")
     try:
-        text = path.read_text("utf-8")
+        with open(path, "rb") as f:  # bounded: a huge file is refused before it is held in memory
+            data = f.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ModelError(f"{path}: refused: larger than {MAX_CONFIG_BYTES >> 20} MiB (a wordlm.json holds the "
+                             "vocabulary and training notes: a few MB even for a million words)")
+        text = data.decode("utf-8")
     except (UnicodeDecodeError, OSError) as e:
         raise ModelError(f"{path}: cannot read the model file ({e})") from None
     config = parse(text, f"{path}: corrupt model file", ModelError)

@@ -21,6 +21,22 @@ def _weights(value):
         raise click.BadParameter(f"expected comma-separated numbers (e.g. 0.6,0.4), got {value!r}") from None
 
 
+def _check_inside(components, output) -> None:
+    """Every component inside the mixture file's folder (what readers accept by default), before any work."""
+    import os
+
+    from wordlm.mixture.file import OUTSIDE_ENV, outside_allowed, outside_folder
+
+    if outside_allowed():
+        return
+    folder = os.path.dirname(os.path.abspath(output))
+    for p in components:
+        if outside_folder(os.path.abspath(p), folder):
+            raise click.UsageError(f"{p} lies outside {folder}, the folder of {output}: wordlm reads a mixture's "
+                                   "components only beside or below the mixture file; write it in a folder that holds "
+                                   f"its components, or set {OUTSIDE_ENV}=1 (for writing and for every reader)")
+
+
 @cli.command(epilog="Example: wordlm mix rhyme tiny.arpa -o mix.json --tune-on heldout.txt")
 @click.argument("components", nargs=-1, required=True, metavar="COMPONENT...")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The mixture file to write (MIX.json).")
@@ -55,6 +71,7 @@ def mix(components, output, weights, tune_on, tokenizer, lower, oov, context_tok
     if tune_on:
         check_inputs([tune_on])
     check_output_path(output, "mixture file")
+    _check_inside(components, output)
     kinds = [mx.detect_kind(p) for p in components]
     start = mx.check_weights(weights, "--weights") if weights is not None else None
     if "wordlm" in kinds:

@@ -9,8 +9,11 @@ weights, the tokenizer that splits text into the mixture's words, and the conven
      "tuned": {"on": "ptb.valid.txt", "iterations": 9, "ppl": 104.2}}      # written by --tune-on
 
 Checked whole when read (one-line `ModelError`s naming the file): the format, a non-empty list of
-components, each an existing wordlm model directory or KenLM file, weights finite, non-negative and
-summing to 1 (to 1e-6). `write` then `read` gives the same `MixtureSpec` (a test). Read through
+components, each an existing wordlm model directory or KenLM file inside the mixture file's folder
+(symlinks resolved; an absolute path or one that leaves the folder through `..` is refused unless
+`allow_outside`, or the environment variable `WORDLM_MIXTURE_OUTSIDE=1` for the CLI and the service:
+a mixture file handed over cannot make wordlm open any file on the machine), weights finite,
+non-negative and summing to 1 (to 1e-6). `write` then `read` gives the same `MixtureSpec` (a test). Read through
 `wordlm.jsonfile` (bounded nesting, no NaN). Not here: loading the components (`components.py`),
 the interpolation (`model.py`).
 """
@@ -26,6 +29,7 @@ from pathlib import Path
 from wordlm.errors import ModelError
 from wordlm.jsonfile import parse
 
+OUTSIDE_ENV = "WORDLM_MIXTURE_OUTSIDE"  # "1": components may lie outside the mixture file's folder
 FORMAT = "wordlm-mixture"
 FORMAT_VERSION = 1
 KINDS = ("wordlm", "kenlm")
@@ -102,8 +106,22 @@ def check_weights(weights, where: str) -> list[float]:
     return out
 
 
-def read(path) -> MixtureSpec:
-    """The validated `MixtureSpec` of a mixture file (components checked to exist)."""
+def outside_allowed(allow_outside: bool | None = None) -> bool:
+    """`allow_outside` when given, else whether `WORDLM_MIXTURE_OUTSIDE=1` is set."""
+    return os.environ.get(OUTSIDE_ENV, "") == "1" if allow_outside is None else bool(allow_outside)
+
+
+def outside_folder(component_path, folder) -> bool:
+    """True when `component_path` (relative to `folder`, or absolute) is not inside `folder` once
+    symlinks and `..` are resolved."""
+    base = os.path.realpath(folder)
+    target = os.path.realpath(os.path.join(folder, component_path))
+    return os.path.commonpath([base, target]) != base
+
+
+def read(path, allow_outside: bool | None = None) -> MixtureSpec:
+    """The validated `MixtureSpec` of a mixture file (components checked to exist, and to lie inside
+    the file's folder unless `outside_allowed(allow_outside)`)."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: no such mixture file")
@@ -141,8 +159,12 @@ def read(path) -> MixtureSpec:
         raise ModelError(f"{path}: \"tokenizer\" must be {{\"mode\": \"keras\"|\"whitespace\", \"lower\": true|false}}")
     tuned = data.get("tuned")
     spec = MixtureSpec(components, tokenizer, tuned if isinstance(tuned, dict) else None, where=path)
+    outside = outside_allowed(allow_outside)
     for i, c in enumerate(components, 1):
         p = spec.resolve(c)
+        if not outside and (Path(c.path).is_absolute() or outside_folder(c.path, path.parent)):
+            raise ModelError(f"{path}: component {i} ({c.path}) lies outside the mixture file's folder: refused "
+                             f"(a mixture names files beside or below it; to allow others, set {OUTSIDE_ENV}=1)")
         if c.kind == "wordlm" and not p.is_dir():
             raise ModelError(f"{path}: component {i}: {p}: no such model directory")
         if c.kind == "kenlm" and not p.is_file():
