@@ -185,6 +185,10 @@ class LanguageModelAPI:
         """True when carried state equals re-reading for histories of any length."""
         return self.carries_state(1 << 30)
 
+    # None: a row's future depends on its whole history; k: only on its last k ids (an n-gram model
+    # of order k + 1), so `Rows.key` is that context (`inference/rows.py`)
+    row_context: int | None = None
+
     def begin(self, n: int = 1, *, bos: bool = True) -> Rows:
         """`n` rows at the start of a line (after `<s>` when the model has boundaries and `bos`)."""
         start = (BOS_ID,) if self.boundaries and bos else ()
@@ -203,7 +207,7 @@ class LanguageModelAPI:
             raise ValueError(f"extend: word id out of range [0, {self.vocab_size})")
         histories = [(*rows.histories[p], i) for p, i in zip(parents.tolist(), ids.tolist())]
         if not histories:
-            return Rows((), np.zeros((0, self.vocab_size), dtype=np.float32), None, rows.context)
+            return Rows((), np.zeros((0, self.vocab_size), dtype=np.float32), None, self.row_context)
         if rows.state is not None and self.carries_state(max(map(len, histories))):
             lp, state = self.step(rows.state[parents], ids)
             return Rows(tuple(histories), lp, state, rows.context)
@@ -243,7 +247,7 @@ class LanguageModelAPI:
                 logprobs[rows], state[rows] = self.start(read)
             else:
                 logprobs[rows] = self.next_logprobs(read)
-        return Rows(tuple(tuple(h) for h in histories), logprobs, state)
+        return Rows(tuple(tuple(h) for h in histories), logprobs, state, self.row_context)
 
     # -- files -----------------------------------------------------------------------------------
     def describe(self) -> dict:

@@ -45,6 +45,7 @@ EOS = "</s>"
 class Component:
     kind = ""
     path: str = ""
+    order: int | None = None  # an n-gram model's order; None: the whole history counts
     open_vocabulary = False  # True: gives every spelled word a probability (character models)
     recurrent = False  # reads running-text contexts (`--context-tokens`)
 
