@@ -165,7 +165,7 @@ def _srilm(lm, paths, options, batch_size, shard, context_tokens, summary_path=N
     """`ngram -ppl -debug 2` for each file: a block per sentence, then the file's totals."""
     from wordlm.scoring import srilm
 
-    kind = "mixture" if hasattr(lm, "components") else "wordlm"
+    kind = "mixture" if lm.scores_text else "wordlm"
     summaries = []
     for path in paths:
         emit = lambda s: click.echo("\n".join(srilm.sentence_lines(s, kind)))  # noqa: E731

@@ -65,6 +65,7 @@ class Mixture(LanguageModelAPI):
     next_words, candidates, fill, generate, rerank, begin/advance) work on it as on a LanguageModel."""
 
     keras_model = None
+    scores_text = True  # lines are scored from their words (`score_sentences`, `text_logprobs`, `fill_texts`)
     reverse = False
     boundaries = True
     stateful = False
