@@ -4,7 +4,7 @@ The front door. Everything a program needs is here; imports are lazy (PEP 562), 
 loads neither numpy nor TensorFlow until a name that needs them is used.
 
     import wordlm
-    lm = wordlm.load("goose")                       # a LanguageModel (see wordlm.api for its methods)
+    lm = wordlm.load("goose")                       # a model dir, mixture .json or ARPA (wordlm.loading)
     lm.score("jack and jill")                       # ln p(jack and jill </s> | <s>), natural log
     lm.perplexity("valid.txt").ppl
     lm.next_words("jack and", top=3)
@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS = {
-    "load": "wordlm.saving",
+    "load": "wordlm.loading",
     "save": "wordlm.saving",
     "train": "wordlm.training",
     "TrainConfig": "wordlm.training",
@@ -44,7 +44,7 @@ _EXPORTS = {
     "ModelError": "wordlm.errors",
 }
 
-_NEEDS_TENSORFLOW = {"load", "save", "train", "TrainConfig"}
+_NEEDS_TENSORFLOW = {"save", "train", "TrainConfig"}  # `load` imports it only for a model with a network
 
 __all__ = ["__version__", *_EXPORTS]
 

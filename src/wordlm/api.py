@@ -187,10 +187,22 @@ class LanguageModelAPI:
         """True when carried state equals re-reading for histories of any length."""
         return self.carries_state(1 << 30)
 
+    # Declared capabilities (`protocol.py`), never probed: `scores_text` True for a model that scores
+    # lines from their words (a mixture: each component tokenizes, spells or looks up words itself),
+    # which consumers hand texts (`score_sentences`, `text_logprobs`, `fill_texts`) instead of id
+    # streams; `has_network` True for one Keras network with compiled functions (`lm.compiled`: the
+    # compiled decoding loops, the trie's level step, export).
+    scores_text = False
+    has_network = False
+
+    # None: a row's future depends on its whole history; k: only on its last k ids (an n-gram model
+    # of order k + 1), so `Rows.key` is that context (`inference/rows.py`)
+    row_context: int | None = None
+
     def begin(self, n: int = 1, *, bos: bool = True) -> Rows:
         """`n` rows at the start of a line (after `<s>` when the model has boundaries and `bos`)."""
         start = (BOS_ID,) if self.boundaries and bos else ()
-        return self._read_rows([start] * n)
+        return self.read_rows([start] * n)
 
     def extend(self, rows: Rows, parents: Sequence[int], ids: Sequence[int]) -> Rows:
         """Row r of the result = row `parents[r]` of `rows` + word id `ids[r]`: one batched model call
@@ -199,17 +211,35 @@ class LanguageModelAPI:
         ids = np.asarray(ids, dtype=np.int32).reshape(-1)
         if len(parents) != len(ids):
             raise ValueError(f"extend: {len(parents)} parents for {len(ids)} ids")
-        if len(parents) and (parents.min() < 0 or parents.max() >= len(rows)):
+        if not len(ids):
+            return Rows((), np.zeros((0, self.vocab_size), dtype=np.float32), None, self.row_context)
+        if parents.min() < 0 or parents.max() >= len(rows):
             raise IndexError(f"extend: parent index out of range for {len(rows)} rows")
-        if len(ids) and (ids.min() < 0 or ids.max() >= self.vocab_size):
+        if ids.min() < 0 or ids.max() >= self.vocab_size:
             raise ValueError(f"extend: word id out of range [0, {self.vocab_size})")
-        histories = [(*rows.histories[p], i) for p, i in zip(parents.tolist(), ids.tolist())]
-        if not histories:
-            return Rows((), np.zeros((0, self.vocab_size), dtype=np.float32), None, rows.context)
-        if rows.state is not None and self.carries_state(max(map(len, histories))):
+        longest = int(rows.lengths[parents].max()) + 1
+        if rows.state is not None and self.carries_state(longest):
             lp, state = self.step(rows.state[parents], ids)
-            return Rows(tuple(histories), lp, state, rows.context)
-        return self._read_rows(histories)
+            return Rows.extended(rows, parents, ids, lp, state)
+        out = Rows.extended(rows, parents, ids, None, None)
+        return self.read_rows(out.histories)
+
+    def read_rows(self, histories: Sequence[Sequence[int]], *, carry_state: bool = True) -> Rows:
+        """Rows after reading whole histories (ids, `<s>` first where the model has boundaries), in one
+        batched call; an empty history predicts nothing (NaN). `carry_state=False`: keep no LSTM state
+        (every `extend` re-reads the histories; for tests and benchmarks of that path)."""
+        histories = [tuple(h) for h in histories]
+        rows = [i for i, h in enumerate(histories) if h]
+        logprobs = np.full((len(histories), self.vocab_size), np.nan, dtype=np.float32)
+        carry = carry_state and self.carries_state(max(map(len, histories), default=0))
+        state = np.zeros((len(histories), self.state_size), dtype=np.float32) if carry else None
+        if rows:
+            read = [list(histories[i]) for i in rows]
+            if carry:
+                logprobs[rows], state[rows] = self.start(read)
+            else:
+                logprobs[rows] = self.next_logprobs(read)
+        return Rows(histories, logprobs, state, self.row_context)
 
     def advance(self, states: Rows, words: Sequence[str]) -> tuple[np.ndarray, Rows, np.ndarray]:
         """Read one word per row: (<float64>[rows] ln p(word | row's history), the new rows,
@@ -232,20 +262,6 @@ class LanguageModelAPI:
         oov = np.array([self.is_oov(w) for w in words], dtype=bool)
         logprobs = states.logprobs[np.arange(len(ids)), ids].astype(np.float64)
         return logprobs, self.extend(states, np.arange(len(ids)), ids), oov
-
-    def _read_rows(self, histories) -> Rows:
-        """Rows after reading whole histories (one batched call); empty histories predict nothing."""
-        rows = [i for i, h in enumerate(histories) if h]
-        logprobs = np.full((len(histories), self.vocab_size), np.nan, dtype=np.float32)
-        carry = self.carries_state(max(map(len, histories), default=0))
-        state = np.zeros((len(histories), self.state_size), dtype=np.float32) if carry else None
-        if rows:
-            read = [list(histories[i]) for i in rows]
-            if carry:
-                logprobs[rows], state[rows] = self.start(read)
-            else:
-                logprobs[rows] = self.next_logprobs(read)
-        return Rows(tuple(tuple(h) for h in histories), logprobs, state)
 
     # -- files -----------------------------------------------------------------------------------
     def describe(self) -> dict:

@@ -188,6 +188,11 @@ class LanguageModel(LanguageModelAPI):
 
     # -- the compiled functions (inference/compiled.py) ------------------------------------------
     @property
+    def has_network(self) -> bool:
+        """True when a Keras network answers (a stub that computes its numbers otherwise: False)."""
+        return self._keras_model is not None
+
+    @property
     def keras_model(self):
         return self._keras_model
 

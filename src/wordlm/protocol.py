@@ -2,7 +2,8 @@
 
 A leaf module (it imports nothing of wordlm's; a test checks), declared once so that no consumer
 asks "which kind of model is this?". The LSTM model (`lm.LanguageModel`), a mixture
-(`mixture.Mixture`) and an n-gram model (KenLM, through `mixture.components`) each implement it;
+(`mixture.Mixture`) and an n-gram model (an ARPA or KenLM binary file: `wordlm.load("kn5.arpa")`, a
+mixture of one KenLM component, its rows keyed by their last order - 1 ids) each implement it;
 scoring, decoding, reranking, the service, the lattice rescorer and the adapters for outside decoders
 (pyctcdecode, flashlight-text/torchaudio, the KenLM-compatible `Model`) use only it.
 
@@ -14,6 +15,8 @@ Conventions (README.md, "Conventions"):
   an empty history predicts nothing: NaN). Each row's distribution sums to 1 over the vocabulary.
 - `extend(rows, parents, ids)`: row r of the result is row `parents[r]` of `rows` extended by word
   `ids[r]` — a beam search reorders, duplicates and drops rows this way — in one batched model call.
+- Rows hold ids: a word outside the vocabulary is `unk_id` there. (A mixture with a character
+  component spells such a word out when it scores text; through ids it is `<unk>`.)
 - `exact_state`: True when carrying state gives exactly the numbers of re-reading whole histories
   (an n-gram model and an LSTM read whole lines are exact; a `line` model past its input length is not).
 

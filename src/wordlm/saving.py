@@ -1,4 +1,5 @@
-"""Saving and loading a LanguageModel as one directory, atomically and safely.
+"""Saving and loading a LanguageModel as one directory, atomically and safely (model directories only:
+loading anything the CLI takes is `loading.py`; atomic writes are `files.py`).
 
 Layout of a model directory:
 - `wordlm.json`: format name and version, tokenizer settings, vocabulary, framing, sizes, training
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from wordlm.errors import InputError, ModelError
+from wordlm.files import naming, write_atomic
 from wordlm.framings import framing_from_config
 from wordlm.jsonfile import parse
 from wordlm.lm import LanguageModel
@@ -32,55 +34,11 @@ from wordlm.model_files import MAX_CONFIG_BYTES, check_archive, check_config, no
 from wordlm.model import ModelSize
 from wordlm.text import Tokenizer
 from wordlm.vocab import Vocabulary
-from wordlm.writable import naming
 
 FORMAT = "wordlm"
 FORMAT_VERSION = 1
 CONFIG_FILE = "wordlm.json"
 ALLOWED_LAYERS = {"InputLayer", "Embedding", "LSTM", "Dropout", "Dense"}
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes to `path` via a temporary file in the same folder, fsync, then rename.
-
-    A symlink, a device or a pipe (`/dev/stdout`, `/dev/full`) is written through, opened and
-    written in place, never replaced by a new file (the link, or whatever holds the other end of
-    the descriptor, keeps its file); only a plain file or a new name gets the atomic rename.
-    """
-    path = Path(path)
-    if path.is_symlink() or (path.exists() and not path.is_file()):
-        with naming(path), open(path, "wb") as f:
-            f.write(data)
-        return
-    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
-    try:
-        with naming(path), open(tmp, "wb") as f:  # a full disk names the file being written
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def check_output_path(path, what: str = "output") -> Path:
-    """Raise InputError unless a file can be written at `path` (checked before the work starts)."""
-    path = Path(path)
-    target = path.resolve() if path.is_symlink() else path
-    if target.is_dir():
-        raise InputError(f"{path}: is a directory (the {what} is a file)")
-    if target.exists() and not target.is_file():
-        if not os.access(target, os.W_OK):
-            raise InputError(f"{path}: not writable")
-        return path
-    parent = target.parent
-    if not parent.is_dir():
-        reason = "is not a directory" if parent.exists() else "does not exist"
-        raise InputError(f"{path}: cannot write the {what}: the folder {parent} {reason}")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"{path}: cannot write the {what}: the folder {parent} is not writable")
-    return path
 
 
 def save(lm: LanguageModel, directory) -> Path:
@@ -177,18 +135,12 @@ def read_config(directory) -> dict:
 
 
 def load(directory) -> LanguageModel:
-    """Load a model directory saved by `save` (or a mixture file written by `wordlm mix`: a
-    `Mixture`, which answers the same methods); raises ModelError for anything wrong with it.
+    """Load a model directory saved by `save`; raises ModelError for anything wrong with it (any
+    model the CLI takes, a mixture or an n-gram file included: `wordlm.load`, `loading.py`).
 
     A save running at the same time replaces `wordlm.json` and then removes the weights file it
     named: when the file read is gone or changes underneath, `wordlm.json` is read again (a few
     times), so the model loaded is the old one or the new one, never a mix."""
-    from wordlm.mixture.file import is_mixture_file
-
-    if is_mixture_file(directory):
-        from wordlm.mixture import load_mixture
-
-        return load_mixture(directory)
     for attempt in range(5):
         named = _weights_file_named(Path(directory))
         try:

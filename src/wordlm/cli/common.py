@@ -78,26 +78,9 @@ def check_inputs(paths) -> None:
 
 
 def load_model(path):
-    """Load a model directory, a mixture file (`wordlm mix`) or a KenLM n-gram file (ARPA or binary:
-    a mixture of one), lazily importing TensorFlow; the files are checked before TensorFlow starts."""
-    from wordlm.mixture.file import is_mixture_file
-
-    if os.path.isfile(path) and not str(path).endswith(".json"):  # an n-gram file: a mixture of one
-        from wordlm.mixture import build
-
-        return build([path], where=str(path))
-    if is_mixture_file(path):
-        from wordlm.mixture import load_mixture, read
-
-        spec = read(path)  # a missing or broken mixture file fails at once
-        if any(c.kind == "wordlm" for c in spec.components):
-            import_tensorflow()
-        return load_mixture(path)
-    from wordlm.saving import read_config
-
-    read_config(path)  # a missing or broken model directory fails at once
-    import_tensorflow()
-    from wordlm.saving import load
+    """Load any model (`loading.load`: a model directory, a mixture file, a KenLM n-gram file),
+    the files checked before TensorFlow starts."""
+    from wordlm.loading import load
 
     lm = load(path)
     # TensorFlow, Keras and the model are ~300,000 objects that live as long as the command: out of

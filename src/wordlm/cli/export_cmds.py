@@ -27,7 +27,7 @@ def export(model, out_dir, top, overwrite):
 
     check_destination(out_dir, overwrite, model_dir=model)  # before TensorFlow starts
     lm = load_model(model)
-    if hasattr(lm, "components"):
+    if not lm.has_network:
         from wordlm.errors import InputError
 
         raise InputError(f"{model}: a mixture (or an n-gram file) cannot be exported as a SavedModel: its "

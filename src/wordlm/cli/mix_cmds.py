@@ -64,7 +64,7 @@ def mix(components, output, weights, tune_on, tokenizer, lower, oov, context_tok
     """
     from wordlm import mixture as mx
     from wordlm.mixture.file import ComponentSpec, MixtureSpec, relative_to_file
-    from wordlm.saving import check_output_path
+    from wordlm.files import check_output_path
 
     if weights is not None and len(weights) != len(components):
         raise click.UsageError(f"--weights has {len(weights)} values for {len(components)} components")

@@ -61,7 +61,7 @@ def _output(path):
 
     def finish() -> None:
         if path is not None:
-            from wordlm.saving import write_atomic
+            from wordlm.files import write_atomic
 
             write_atomic(path, ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8"))
 
@@ -74,7 +74,7 @@ def _check_files(nbest, output) -> None:
     import os
 
     from wordlm.errors import InputError
-    from wordlm.saving import check_output_path
+    from wordlm.files import check_output_path
 
     if nbest != "-" and not os.path.exists(nbest):
         raise InputError(f"{nbest}: no such file")
@@ -256,7 +256,7 @@ def tune(model, nbest, fmt, am, output, lm_weights, word_bonuses, lms, other_wei
     log(f"scored {sum(len(s.utt.hyps) for s in scored)} hypotheses in {scoring_s:.1f} s; "
         f"tuning, {check.folds} folds and the test in {grid_s:.1f} s")
     if output:
-        from wordlm.saving import write_atomic
+        from wordlm.files import write_atomic
 
         write_atomic(output, (json.dumps(summary, indent=1) + "\n").encode("utf-8"))
         log(f"wrote {output}")

@@ -121,7 +121,7 @@ def score(model, text, as_json, per_token, no_bos, no_eos, oov, base, batch_size
     summary goes to stderr.
     """
     _check_base(as_json, base)
-    from wordlm.saving import check_output_path, write_atomic
+    from wordlm.files import check_output_path, write_atomic
     from wordlm.scoring import Options
 
     check_inputs([text])  # before TensorFlow starts: a missing file or folder fails at once
@@ -165,7 +165,7 @@ def _srilm(lm, paths, options, batch_size, shard, context_tokens, summary_path=N
     """`ngram -ppl -debug 2` for each file: a block per sentence, then the file's totals."""
     from wordlm.scoring import srilm
 
-    kind = "mixture" if hasattr(lm, "components") else "wordlm"
+    kind = "mixture" if lm.scores_text else "wordlm"
     summaries = []
     for path in paths:
         emit = lambda s: click.echo("\n".join(srilm.sentence_lines(s, kind)))  # noqa: E731
@@ -174,7 +174,7 @@ def _srilm(lm, paths, options, batch_size, shard, context_tokens, summary_path=N
             click.echo(line)
         summaries.append(summary)
     if summary_path:
-        from wordlm.saving import write_atomic
+        from wordlm.files import write_atomic
 
         total = summaries[0]
         for other in summaries[1:]:

@@ -39,7 +39,7 @@ def greedy_applies(lm, prompts: list[Prompt], options: DecodeOptions) -> bool:
 
 def state_applies(lm, prompts: list[Prompt], options: DecodeOptions) -> bool:
     """True when carried state is exact for the whole search and the masks are the compiled ones."""
-    if lm.keras_model is None or options.no_repeat_ngram:
+    if not lm.has_network or options.no_repeat_ngram:
         return False
     # A history read before predicting word k has len(history) + k - 1 tokens.
     return lm.carries_state(max(len(p.history) + max(p.max_words, 1) - 1 for p in prompts))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from wordlm.errors import InputError
-from wordlm.writable import check_writable
+from wordlm.files import check_writable
 
 MARKER = Path("assets.extra") / "wordlm.json"
 FORMAT = "wordlm-savedmodel"

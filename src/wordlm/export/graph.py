@@ -66,7 +66,7 @@ def _weights(lm: LanguageModel) -> dict:
 
 def build_module(lm: LanguageModel, top: int = DEFAULT_TOP) -> tf.Module:
     """A `tf.Module` with the `score` and `next_words` tf.functions, weights and vocabulary table."""
-    if lm.keras_model is None:
+    if not lm.has_network:
         raise ModelError("this language model has no Keras network to export")
     if top < 1:
         raise ModelError(f"--top must be at least 1, got {top}")

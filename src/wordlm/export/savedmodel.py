@@ -19,10 +19,10 @@ import tensorflow as tf
 from wordlm.errors import ModelError
 from wordlm.export.destination import FORMAT, MARKER, check_destination
 from wordlm.export.graph import DEFAULT_TOP, build_module
+from wordlm.files import naming
 from wordlm.lm import LanguageModel
 from wordlm.locking import hold
 from wordlm.vocab import RESERVED
-from wordlm.writable import naming
 
 SIGNATURES = ("score", "next_words")
 TOLERANCE = 1e-4  # largest |Δ logprob| the export check accepts (float32 graphs agree to ~1e-6)

@@ -45,6 +45,7 @@ EOS = "</s>"
 class Component:
     kind = ""
     path: str = ""
+    order: int | None = None  # an n-gram model's order; None: the whole history counts
     open_vocabulary = False  # True: gives every spelled word a probability (character models)
     recurrent = False  # reads running-text contexts (`--context-tokens`)
 
@@ -92,7 +93,7 @@ class WordModel(Component):
             skips.append(len(ctx))
         if any(skips):
             scored = lm.stream_logprobs(streams, skips=skips)
-        elif trie and lm.keras_model is not None and lm.carries_state(max((len(s) for s in streams), default=1) - 1):
+        elif trie and lm.has_network and lm.carries_state(max((len(s) for s in streams), default=1) - 1):
             from wordlm.rerank.trie import trie_token_logprobs
 
             scored = trie_token_logprobs(lm, streams)

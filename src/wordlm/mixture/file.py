@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wordlm.errors import ModelError
+from wordlm.files import model_kind, write_atomic
 from wordlm.jsonfile import parse
 
 OUTSIDE_ENV = "WORDLM_MIXTURE_OUTSIDE"  # "1": components may lie outside the mixture file's folder
@@ -77,18 +78,15 @@ class MixtureSpec:
 
 
 def is_mixture_file(path) -> bool:
-    """True for a path that names a mixture file (a `.json` file; a model is a directory)."""
-    return str(path).endswith(".json") and not os.path.isdir(path)
+    """True for a path that names a mixture file (`files.model_kind`: a `.json` file)."""
+    return model_kind(path) == "mixture"
 
 
 def detect_kind(path) -> str:
-    """"wordlm" for a model directory, "kenlm" for a file (ARPA text or KenLM binary)."""
-    p = Path(path)
-    if p.is_dir():
-        return "wordlm"
-    if p.is_file():
-        return "kenlm"
-    raise ModelError(f"{path}: no such model directory or n-gram file")
+    """A component's kind: "wordlm" for a model directory, "kenlm" for a file (ARPA text or KenLM binary)."""
+    if not os.path.exists(path):
+        raise ModelError(f"{path}: no such model directory or n-gram file")
+    return "wordlm" if model_kind(path) == "directory" else "kenlm"
 
 
 def check_weights(weights, where: str) -> list[float]:
@@ -175,8 +173,6 @@ def read(path, allow_outside: bool | None = None) -> MixtureSpec:
 def write(spec: MixtureSpec, path) -> None:
     """Write the mixture file atomically. Component paths are stored as given (make them relative
     to the file's folder first, `relative_to_file`)."""
-    from wordlm.saving import write_atomic
-
     write_atomic(Path(path), (json.dumps(spec.to_json(), indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
 
 

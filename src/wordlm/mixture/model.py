@@ -65,6 +65,7 @@ class Mixture(LanguageModelAPI):
     next_words, candidates, fill, generate, rerank, begin/advance) work on it as on a LanguageModel."""
 
     keras_model = None
+    scores_text = True  # lines are scored from their words (`score_sentences`, `text_logprobs`, `fill_texts`)
     reverse = False
     boundaries = True
     stateful = False
@@ -117,6 +118,12 @@ class Mixture(LanguageModelAPI):
 
     def carries_state(self, longest_history: int) -> bool:
         return False
+
+    @property
+    def row_context(self) -> int | None:
+        """n-gram components alone: a row's future is its last (order - 1) ids (`Rows.key`)."""
+        orders = [c.order for c in self.components]
+        return None if None in orders else max(orders) - 1
 
     def describe(self) -> dict:
         return {"mixture": True, "tokenizer": self.tokenizer.to_config(), "vocabulary": self.vocab.num_words,

@@ -23,7 +23,7 @@ class LMCache:
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         """<float64>[len(texts)]: ln p(text </s> | <s>) of each text."""
         missing = list(dict.fromkeys(t for t in texts if t not in self.scores))
-        if missing and hasattr(self.lm, "text_logprobs"):  # a mixture: from the texts (`wordlm.mixture`)
+        if missing and self.lm.scores_text:  # a mixture: from the texts (`wordlm.mixture`)
             self.tokens_scored += sum(len(self.lm.tokens(t)) + 1 for t in missing)
             self.scores.update(zip(missing, self.lm.text_logprobs(missing).tolist()))
         elif missing:
@@ -144,7 +144,7 @@ def _level_step(lm):
     A model with a network: the compiled `level` function (logits and logsumexp once per row, only
     the targets picked). Any other stateful model (a stub): its own `step` and a numpy gather.
     """
-    if getattr(lm, "keras_model", None) is not None:
+    if lm.has_network:
         fn = lm.compiled["level"]
         return lambda *args: tuple(x.numpy() for x in fn(*args))
 

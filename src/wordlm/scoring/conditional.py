@@ -2,7 +2,7 @@
 
 A prompt is the beginning of a line (after `<s>` with boundaries); for a backward model it is the
 text that follows, in normal order. Stateful models read the prompt once and step every
-continuation in one batch; the others batch one row per distinct context. Natural log throughout.
+continuation in one batch (`Rows`, `lm.read_rows`/`lm.extend`); the others batch one row per distinct context. Natural log throughout.
 Not here: whole sentences (`sentences.py`), fill in the blank (`fill.py`).
 """
 
@@ -143,29 +143,31 @@ def continuations(lm, history: Sequence[int], conts: Sequence[Sequence[int]], fi
 
 
 def _continuations_stateful(lm, history, conts, first):
+    """The history read once (`lm.read_rows`), then every continuation of a chunk stepped side by side
+    (`lm.extend`, one batched call a token; a finished continuation steps on padding)."""
     out = [np.full(len(c), np.nan) for c in conts]
     h = len(history)
     if h:
-        lp0, state0 = lm.start([history])
+        start = lm.read_rows([history])
     for lo in range(0, len(conts), CHUNK):
-        rows = conts[lo : lo + CHUNK]
-        width = max(len(c) for c in rows)
-        ids = np.full((len(rows), width), PAD_ID, dtype=np.int32)
-        for r, c in enumerate(rows):
+        chunk = conts[lo : lo + CHUNK]
+        width = max(len(c) for c in chunk)
+        ids = np.full((len(chunk), width), PAD_ID, dtype=np.int32)
+        for r, c in enumerate(chunk):
             ids[r, : len(c)] = c
+        every = np.arange(len(chunk))
         if h:
-            lp, state, j0 = np.repeat(lp0, len(rows), axis=0), np.repeat(state0, len(rows), axis=0), 0
+            rows, j0 = start[np.zeros(len(chunk), dtype=np.int64)], 0
         else:  # nothing to predict the first token from: it is context only
-            lp, state = lm.start([[c[0]] for c in rows])
-            j0 = 1
+            rows, j0 = lm.read_rows([[c[0]] for c in chunk]), 1
         for j in range(j0, width):
             if h + j >= first:
-                got = lp[np.arange(len(rows)), ids[:, j]]
-                for r, c in enumerate(rows):
+                got = rows.logprobs[every, ids[:, j]]
+                for r, c in enumerate(chunk):
                     if j < len(c):
                         out[lo + r][j] = got[r]
             if j + 1 < width:
-                lp, state = lm.step(state, ids[:, j])
+                rows = lm.extend(rows, every, ids[:, j])
     return out
 
 

@@ -77,7 +77,7 @@ def fill_logprobs(lm, left: str, right: str, words: Sequence[str]) -> np.ndarray
     The part before the blank is read once; each word and the whole part after it go through the
     model for all words together (stateful models: one batched step per token, `CHUNK` words a call).
     """
-    if hasattr(lm, "fill_texts"):  # a mixture: the filled sentences scored whole, one batch per component
+    if lm.scores_text:  # a mixture: the filled sentences scored whole, one batch per component
         return lm.fill_texts([f"{left} {w} {right}" for w in words])
     before, after = lm.tokenizer.tokenize(left), lm.tokenizer.tokenize(right)
     if lm.reverse:  # a backward model reads the line right to left

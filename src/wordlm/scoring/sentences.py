@@ -158,7 +158,7 @@ def score_sentences(lm, texts: Sequence[str], options: Options = Options(),
     long lines (`benchmarks/bench_short_lines.py`).
     """
     texts = lines_argument(texts)
-    if hasattr(lm, "score_sentences"):  # a mixture scores words from the text itself (`wordlm.mixture`)
+    if lm.scores_text:  # a mixture scores words from the text itself (`wordlm.mixture`)
         return ScoredLines.of(lm.score_sentences(texts, options, contexts, max_batch))
     n_lines = len(texts)
     char = lm.tokenizer.mode == "char"

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from wordlm.errors import InputError, ModelError
 from wordlm.saving import CONFIG_FILE, load, read_config, save
-from wordlm.writable import check_writable
+from wordlm.files import check_writable
 
 
 class Checkpointer:
