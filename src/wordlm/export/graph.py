@@ -69,7 +69,7 @@ def build_module(lm: LanguageModel, top: int = DEFAULT_TOP) -> tf.Module:
     if not lm.has_network:
         raise ModelError("this language model has no Keras network to export")
     if top < 1:
-        raise ModelError(f"--top must be at least 1, got {top}")
+        raise ValueError(f"top must be at least 1, got {top}")
     framing, units, vocab_size = lm.framing, lm.size.units, lm.vocab_size
     recurrent, boundaries, reverse = framing.recurrent, lm.boundaries, lm.reverse
     first = framing.first_target
