@@ -128,3 +128,18 @@ def test_tune_warns_when_its_best_point_lies_on_the_edge_of_its_grid():
     no_lm = SimpleNamespace(lm_weights=alphas, word_bonuses=betas, lm_weight=0.0, word_bonus=0.0,
                             errors=np.array([[5, 4, 5], [8, 6, 7], [7, 5, 5]]))  # α = 0 is no edge
     assert edge_warnings(no_lm, "0:1:0.5", "-1:1:1") == []
+
+
+def test_a_device_or_a_pipe_is_read_as_text(seq_lm, tmp_path):
+    import threading
+
+    seq_lm.save(tmp_path / "m")
+    empty = run("score", tmp_path / "m", "/dev/null")
+    assert empty.exit_code == 0 and empty.stdout == "" and "0 sentences" in empty.stderr
+    fifo = tmp_path / "lines"  # what `<(zcat corpus.gz)` passes: read once, never counted first
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_text("jack\njill went\n"))
+    writer.start()
+    piped = run("score", tmp_path / "m", fifo)
+    writer.join()
+    assert piped.exit_code == 0 and [x.split("\t")[4] for x in piped.stdout.splitlines()] == ["jack", "jill went"]

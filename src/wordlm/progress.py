@@ -20,13 +20,16 @@ LOG_EVERY = 30.0  # seconds between lines when stderr is not a terminal
 
 
 def count_lines(paths) -> int | None:
-    """Lines in the files (`.gz` read through), or None when one is standard input (unknown)."""
+    """Lines in the files (`.gz` read through), or None when one is standard input or another stream
+    (a pipe such as `<(zcat …)`, a device): unknown, and reading it here would consume it."""
+    import os
+
     from wordlm.errors import WordlmError
     from wordlm.text import open_text
 
     total = 0
     for path in paths:
-        if path in (None, "-"):
+        if path in (None, "-") or not os.path.isfile(path):
             return None
         try:
             with open_text(path) as f:

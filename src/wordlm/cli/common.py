@@ -72,9 +72,13 @@ def check_inputs(paths) -> None:
     from wordlm.errors import InputError
 
     for path in paths:
-        if path != "-" and not os.path.isfile(path):
-            reason = "is a directory" if os.path.isdir(path) else "no such file"
-            raise InputError(f"{path}: {reason}")
+        if path == "-" or os.path.isfile(path):
+            continue
+        if os.path.isdir(path):
+            raise InputError(f"{path}: is a directory, expected a text file")
+        if not os.path.exists(path):
+            raise InputError(f"{path}: no such file")
+        # a device or a pipe (`/dev/null`, `<(zcat corpus.gz)`): read as a stream, like stdin
 
 
 def load_model(path):
