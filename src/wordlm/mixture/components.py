@@ -297,13 +297,9 @@ def read_ngram_vocabulary(path: str) -> list[str]:
     return out
 
 
-def load_component(path: Path, kind: str, where: str) -> Component:
-    """The component at `path`; errors name the mixture file (`where`) and the component."""
-    if kind == "kenlm":
-        return NgramModel(str(path))
-    from wordlm.saving import load
-
-    lm = load(path)
+def component_of(lm, path, where: str) -> Component:
+    """A loaded wordlm model as a component (`WordModel`, or `CharModel` for a character model);
+    refused, naming the mixture (`where`) and the component, when it cannot be interpolated per word."""
     if lm.reverse:
         raise ModelError(f"{where}: {path}: a --reverse model reads lines backwards; per-word interpolation needs "
                          "forward models (combine it log-linearly instead: rerank/tune --lm)")
