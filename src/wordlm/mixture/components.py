@@ -242,12 +242,16 @@ class NgramModel(Component):
             out.append(row)
         return out
 
-    def next_logprobs(self, histories, words):
+    def next_logprobs(self, histories, words, starts=None):
+        """`starts[r]` False: history r is read from the null context (KenLM's), not after `<s>`."""
         kenlm, model = self.kenlm, self.model
         out = np.empty((len(histories), len(words)))
         for r, h in enumerate(histories):
             state, nxt = kenlm.State(), kenlm.State()
-            model.BeginSentenceWrite(state)
+            if starts is None or starts[r]:
+                model.BeginSentenceWrite(state)
+            else:
+                model.NullContextWrite(state)
             for w in h:
                 model.BaseScore(state, w, nxt)
                 state, nxt = nxt, state
