@@ -30,7 +30,8 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from wordlm.inference.rows import Rows
-from wordlm.vocab import BOS_ID, EOS, EOS_ID, UNK, UNK_ID
+from wordlm.text import lines_argument  # noqa: F401 (the API's argument check; its home is text.py)
+from wordlm.vocab import BOS_ID, EOS, EOS_ID, UNK_ID
 
 
 class TokenScore(NamedTuple):
@@ -49,17 +50,6 @@ class TokenScore(NamedTuple):
 
 # The rows of incremental scoring (`begin`, `extend`, `advance`): one type, owned by the inference core.
 States = Rows
-
-
-def lines_argument(texts, what: str = "texts") -> list[str]:
-    """`texts` as a list of strings; a bare string is refused (TypeError): pass a list of lines."""
-    if isinstance(texts, (str, bytes)):
-        raise TypeError(f"{what}: expected a list of lines, got a single string (wrap it in a list: [text])")
-    texts = list(texts)
-    for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            raise TypeError(f"{what}[{i}]: expected a string, got {type(t).__name__}")
-    return texts
 
 
 class LanguageModelAPI:
@@ -285,13 +275,13 @@ class LanguageModelAPI:
         """What `wordlm info --json` says of this model: framing, tokenizer, vocabulary, sizes,
         parameters, training corpus and validation perplexity (a JSON-ready dict)."""
         from wordlm.describe import describe
-        from wordlm.saving import model_config
+        from wordlm.model_dir import model_config
 
         return describe(model_config(self))
 
     def save(self, path):
         """Save as one model directory (atomically); `wordlm.load(path)` gives identical scores."""
-        from wordlm.saving import save
+        from wordlm.model_dir import save
 
         return save(self, path)
 

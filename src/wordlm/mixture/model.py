@@ -36,7 +36,8 @@ from typing import Sequence
 
 import numpy as np
 
-from wordlm.api import LanguageModelAPI, lines_argument
+from wordlm.api import LanguageModelAPI
+from wordlm.text import lines_argument
 from wordlm.errors import InputError, ModelError
 from wordlm.text import Tokenizer
 from wordlm.vocab import BOS, BOS_ID, EOS, EOS_ID, PAD_ID, UNK, UNK_ID, Vocabulary
