@@ -161,7 +161,7 @@ def test_mix_refuses_components_outside_the_mixture_files_folder(tmp_path):
 def test_an_oversized_wordlm_json_is_refused_before_it_is_read_whole(model_dir, tmp_path, monkeypatch):
     import shutil
 
-    from wordlm import saving
+    from wordlm import model_dir as saving
 
     copy = tmp_path / "big"
     shutil.copytree(model_dir, copy)
@@ -172,8 +172,9 @@ def test_an_oversized_wordlm_json_is_refused_before_it_is_read_whole(model_dir, 
 
 def test_hypotheses_per_utterance_are_capped(tmp_path, monkeypatch):
     from wordlm import nbest
+    from wordlm.nbest import types
 
-    monkeypatch.setattr(nbest, "MAX_HYPS", 3)
+    monkeypatch.setattr(types, "MAX_HYPS", 3)
     tsv = tmp_path / "nb.tsv"
     tsv.write_text("".join(f"u1\t-{i}\thyp {i}\n" for i in range(5)))
     with pytest.raises(InputError, match=r"utterance u1 \(line 1\): more than 3 hypotheses in one utterance"):

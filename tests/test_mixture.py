@@ -295,7 +295,7 @@ def test_reverse_models_are_refused_in_a_mixture(tmp_path):
     r = run("mix", tmp_path / "back", "-o", tmp_path / "m.json")
     assert r.exit_code == 1 and "--reverse" in r.stderr
     with pytest.raises(ModelError):
-        from wordlm.mixture import build
+        from wordlm.loading import build_mixture as build
 
         build([tmp_path / "back"])
 

@@ -28,6 +28,8 @@ _EXPORTS = {
     "ModelSize": "wordlm.model",
     "LanguageModel": "wordlm.lm",
     "TokenScore": "wordlm.api",
+    "Rows": "wordlm.inference.rows",
+    "LanguageModelLike": "wordlm.protocol",
     "States": "wordlm.api",
     "Options": "wordlm.scoring",
     "SentenceScore": "wordlm.scoring",

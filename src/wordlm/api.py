@@ -3,14 +3,17 @@
     import wordlm
     lm = wordlm.load("goose")
     lm.score("jack and jill")                 # ln p(jack and jill </s> | <s>)
-    lm.full_scores("jack and jill")           # [TokenScore("jack", -3.1, False), …, TokenScore("</s>", …)]
-    lm.perplexity("valid.txt").ppl            # or a list of lines
+    lm.full_scores("jack and jill")           # [TokenScore(token="jack", logprob=-3.1, oov=False), …, "</s>"]
+    lm.perplexity("valid.txt").ppl            # an existing file, or a list of lines (a sentence: ["…"])
+    lm.words[lm.eos_id], lm.word_ids(["jack", "zebra"])   # id -> word ("</s>"), words -> ids (<unk> for OOVs)
     lm.next_words("jack and", top=3)          # [NextWord("jill", -0.2), …]
     rows = lm.begin(2); lp, rows, oov = lm.advance(rows, ["jack", "jill"])   # incremental, batched
     rows = lm.extend(rows, parents=[0, 0, 1], ids=lm.word_ids(["and", "went", "came"]))  # a beam step
 
 Conventions, everywhere (README.md, "Conventions"): natural log; a text is one sentence;
 `<s>` is context only, never predicted nor counted; `</s>` is predicted and counted (`eos=True`);
+`full_scores` yields `TokenScore`s whose fields are read by name (`token`, `logprob`, `oov`: not
+KenLM's tuple order; `wordlm.kenlm_compat` has KenLM's exact shapes, log10);
 `bos=False` makes the first word context only; `oov="unk"` scores a word outside the vocabulary as
 `<unk>`, `oov="skip"` leaves it out (SRILM). Lists in, lists out, batched underneath: a method given
 a list of texts makes batched model calls and returns a list. A string where a list of lines
@@ -27,13 +30,18 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from wordlm.inference.rows import Rows
-from wordlm.text import one_line
-from wordlm.vocab import BOS_ID, EOS, EOS_ID, UNK, UNK_ID
+from wordlm.text import lines_argument  # noqa: F401 (the API's argument check; its home is text.py)
+from wordlm.vocab import BOS_ID, EOS, EOS_ID, UNK_ID
 
 
 class TokenScore(NamedTuple):
-    """One token of `full_scores`: ln p(token | what precedes it), None where it is context only or a
-    skipped OOV; `oov` is True where the word is not in the vocabulary (scored as `<unk>`)."""
+    """One token of `full_scores`, read by name: `token` (the word as the tokenizer gave it, `</s>`
+    last), `logprob` (ln p(token | what precedes it), natural log; None where it is context only or a
+    skipped OOV), `oov` (True where the word is not in the vocabulary, scored as `<unk>`).
+
+    The tuple order is NOT KenLM's `(prob, ngram_length, oov)` (log10): `for prob, length, oov in
+    lm.full_scores(s)` would bind the token string to `prob`. Read the fields by name, or use the
+    KenLM drop-in (`wordlm.kenlm_compat.Model`), which yields KenLM's tuples."""
 
     token: str
     logprob: float | None
@@ -42,18 +50,6 @@ class TokenScore(NamedTuple):
 
 # The rows of incremental scoring (`begin`, `extend`, `advance`): one type, owned by the inference core.
 States = Rows
-
-
-def lines_argument(texts, what: str = "texts") -> list[str]:
-    """`texts` as a list of one-line strings (`text.one_line`: a leading BOM and a trailing line end
-    dropped, a line break inside refused); a bare string is refused (TypeError): pass a list of lines."""
-    if isinstance(texts, (str, bytes)):
-        raise TypeError(f"{what}: expected a list of lines, got a single string (wrap it in a list: [text])")
-    texts = list(texts)
-    for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            raise TypeError(f"{what}[{i}]: expected a string, got {type(t).__name__}")
-    return [one_line(t, f"{what}[{i}]") for i, t in enumerate(texts)]  # the one text rule (text.py)
 
 
 class LanguageModelAPI:
@@ -92,10 +88,18 @@ class LanguageModelAPI:
     def perplexity(self, lines_or_file, *, bos: bool = True, eos: bool = True, oov: str = "unk",
                    context_tokens: int = 0):
         """The `Summary` of a corpus (`.ppl`, `.ppl1`, `.logprob`, counts): a list of lines, or a path
-        (plain, `.gz`, `-` for stdin). Perplexity from totals, SRILM's formulas."""
+        (a `pathlib.Path`, or a string naming an existing file; plain, `.gz`, `-` for stdin).
+        Perplexity from totals, SRILM's formulas. A string that names no file is refused (InputError):
+        it is never read as text, and text is never read as a file name — pass `[text]` to score a
+        sentence (KenLM's `perplexity(sentence)` is `kenlm_compat.Model.perplexity`)."""
+        from wordlm.errors import InputError
         from wordlm.scoring import Options, score_stream, summarize
         from wordlm.text import read_lines
 
+        if isinstance(lines_or_file, str) and lines_or_file != "-" and not os.path.exists(lines_or_file):
+            shown = lines_or_file if len(lines_or_file) <= 60 else lines_or_file[:57] + "..."
+            raise InputError(f"perplexity: {shown!r} is not an existing file; to score text, pass a list of "
+                             "lines: lm.perplexity([text])")
         if isinstance(lines_or_file, (str, os.PathLike)):
             numbered = read_lines(lines_or_file)
         else:
@@ -194,6 +198,9 @@ class LanguageModelAPI:
     # compiled decoding loops, the trie's level step, export).
     scores_text = False
     has_network = False
+    # True for a model whose empty history predicts (an n-gram model: its unigrams, KenLM's null
+    # context); else a row with an empty history predicts nothing (NaN) and its first word is context only
+    predicts_from_nothing = False
 
     # None: a row's future depends on its whole history; k: only on its last k ids (an n-gram model
     # of order k + 1), so `Rows.key` is that context (`inference/rows.py`)
@@ -229,7 +236,7 @@ class LanguageModelAPI:
         batched call; an empty history predicts nothing (NaN). `carry_state=False`: keep no LSTM state
         (every `extend` re-reads the histories; for tests and benchmarks of that path)."""
         histories = [tuple(h) for h in histories]
-        rows = [i for i, h in enumerate(histories) if h]
+        rows = [i for i, h in enumerate(histories) if h or self.predicts_from_nothing]
         logprobs = np.full((len(histories), self.vocab_size), np.nan, dtype=np.float32)
         carry = carry_state and self.carries_state(max(map(len, histories), default=0))
         state = np.zeros((len(histories), self.state_size), dtype=np.float32) if carry else None
@@ -268,13 +275,13 @@ class LanguageModelAPI:
         """What `wordlm info --json` says of this model: framing, tokenizer, vocabulary, sizes,
         parameters, training corpus and validation perplexity (a JSON-ready dict)."""
         from wordlm.describe import describe
-        from wordlm.saving import model_config
+        from wordlm.model_dir import model_config
 
         return describe(model_config(self))
 
     def save(self, path):
         """Save as one model directory (atomically); `wordlm.load(path)` gives identical scores."""
-        from wordlm.saving import save
+        from wordlm.model_dir import save
 
         return save(self, path)
 

@@ -9,11 +9,14 @@ Every result implements the model interface (`protocol.LanguageModelLike`: vocab
 `begin`/`extend`) and the methods of `api.py` (score, full_scores, perplexity, next_words, generate,
 rerank). What a path is comes from `files.model_kind`; each file is checked before TensorFlow starts
 (a missing or broken model fails at once), and TensorFlow is imported only for a model that has a
-network. Not here: reading a model directory (`saving.py`), a mixture file or an n-gram file
-(`mixture/`).
+network. A mixture's components are loaded here too (`build_mixture`, `load_mixture`): the mixture
+package builds from loaded components and never reads a model directory itself.
+Not here: reading a model directory (`saving.py`), the mixture file's format (`mixture/file.py`).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from wordlm.files import model_kind
 
@@ -23,15 +26,8 @@ def load(path):
     `ModelError` naming the file for anything wrong with it."""
     kind = model_kind(path)
     if kind == "ngram":  # an n-gram file alone is a model too: a mixture of one
-        from wordlm.mixture import build
-
-        return build([path], where=str(path))
+        return build_mixture([path], where=str(path))
     if kind == "mixture":
-        from wordlm.mixture import load_mixture, read
-
-        spec = read(path)  # a missing or broken mixture file fails at once
-        if any(c.kind == "wordlm" for c in spec.components):
-            _import_tensorflow()
         return load_mixture(path)
     from wordlm.saving import read_config
 
@@ -40,6 +36,51 @@ def load(path):
     from wordlm.saving import load as load_directory
 
     return load_directory(path)
+
+
+def load_mixture(path):
+    """The `Mixture` a mixture file describes, its components loaded (errors name the file)."""
+    from wordlm.errors import ModelError
+    from wordlm.mixture import from_components, read
+
+    spec = read(path)  # a missing or broken mixture file fails at once, before TensorFlow
+    if any(c.kind == "wordlm" for c in spec.components):
+        _import_tensorflow()
+    components = []
+    for i, c in enumerate(spec.components, 1):
+        try:
+            components.append(load_component(spec.resolve(c), c.kind, str(path)))
+        except ModelError as e:
+            message = str(e)
+            raise ModelError(message if message.startswith(str(path)) else f"{path}: component {i}: {message}") from None
+    return from_components(components, spec.weights, spec, str(path))
+
+
+def build_mixture(paths, weights=None, where: str = "mix"):
+    """A `Mixture` of component paths (model directories, ARPA or KenLM binary files); uniform weights by default."""
+    from wordlm.errors import ModelError
+    from wordlm.mixture import check_weights, detect_kind, from_components
+
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ModelError(f"{where}: give at least one component")
+    weights = check_weights(weights if weights is not None else [1.0 / len(paths)] * len(paths), where)
+    if len(weights) != len(paths):
+        raise ModelError(f"{where}: {len(weights)} weights for {len(paths)} components")
+    return from_components([load_component(p, detect_kind(p), where) for p in paths], weights, where=where)
+
+
+def load_component(path: Path, kind: str, where: str):
+    """The mixture component at `path` (kind "kenlm": an n-gram file; "wordlm": a model directory);
+    errors name the mixture file (`where`) and the component."""
+    if kind == "kenlm":
+        from wordlm.mixture.components import NgramModel
+
+        return NgramModel(str(path))
+    from wordlm.mixture.components import component_of
+    from wordlm.saving import load as load_directory
+
+    return component_of(load_directory(path), path, where)
 
 
 def _import_tensorflow() -> None:

@@ -12,7 +12,8 @@ Conventions (README.md, "Conventions"):
   predicted (id `eos_id`); a word outside the vocabulary is read and scored as `<unk>` (`unk_id`).
 - Rows: a batch of histories. Row r's history is the ids read so far (`<s>` first where the model
   has boundaries and `bos`), `logprobs[r]` <float32>[vocab] is ln p(next token | history) (a row with
-  an empty history predicts nothing: NaN). Each row's distribution sums to 1 over the vocabulary.
+  an empty history predicts nothing, NaN, unless `predicts_from_nothing`: an n-gram model's null
+  context). Each row's distribution sums to 1 over the vocabulary.
 - `extend(rows, parents, ids)`: row r of the result is row `parents[r]` of `rows` extended by word
   `ids[r]` — a beam search reorders, duplicates and drops rows this way — in one batched model call.
 - Rows hold ids: a word outside the vocabulary is `unk_id` there. (A mixture with a character
@@ -37,6 +38,7 @@ class RowsLike(Protocol):
 
     histories: tuple[tuple[int, ...], ...]
     logprobs: np.ndarray  # <float32>[rows, vocab]: ln p(next token | history); NaN where nothing to predict from
+    lengths: np.ndarray  # <int64>[rows]: the length of each history
 
     def __len__(self) -> int: ...
 
@@ -76,8 +78,17 @@ class LanguageModelLike(Protocol):
     @property
     def exact_state(self) -> bool: ...
 
+    # -- declared capabilities (consumers read them; they never probe with hasattr) -----------------
+    row_context: int | None  # None: a row's future depends on its whole history; k: on its last k ids
+    predicts_from_nothing: bool  # an empty history predicts (an n-gram model's unigrams), else NaN
+    scores_text: bool  # True: hand it texts (`score_sentences`, `text_logprobs`, `fill_texts`): a mixture
+    has_network: bool  # True: one Keras network with compiled functions (`lm.compiled`; export)
+
     def begin(self, n: int = 1, *, bos: bool = True) -> RowsLike:
         """`n` rows at the start of a line (after `<s>` when the model has boundaries and `bos`)."""
 
     def extend(self, rows: RowsLike, parents: Sequence[int], ids: Sequence[int]) -> RowsLike:
         """Row r of the result = row `parents[r]` of `rows` + word `ids[r]`; one batched model call."""
+
+    def read_rows(self, histories: Sequence[Sequence[int]]) -> RowsLike:
+        """Rows after reading whole histories of ids (prompts), in one batched call."""

@@ -204,3 +204,15 @@ def read_corpus(paths) -> Iterator[tuple[str, int, str]]:
     for path in paths:
         for number, text in read_lines(path):
             yield where(path), number, text
+
+
+def lines_argument(texts, what: str = "texts") -> list[str]:
+    """`texts` as a list of one-line strings (`one_line`: a leading BOM and a trailing line end
+    dropped, a line break inside refused); a bare string is refused (TypeError): pass a list of lines."""
+    if isinstance(texts, (str, bytes)):
+        raise TypeError(f"{what}: expected a list of lines, got a single string (wrap it in a list: [text])")
+    texts = list(texts)
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise TypeError(f"{what}[{i}]: expected a string, got {type(t).__name__}")
+    return [one_line(t, f"{what}[{i}]") for i, t in enumerate(texts)]  # the one text rule

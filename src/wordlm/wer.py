@@ -10,7 +10,7 @@ know the errors of every hypothesis and compare utterances one by one.
                                  mean of per-sentence WERs)
 
 An empty reference has N = 0 and every hypothesis word counts as an insertion.
-Not here: choosing hypotheses (`rerank.py`), reading n-best files (`nbest.py`).
+Not here: choosing hypotheses (`rerank.py`), reading n-best files (`nbest/`).
 """
 
 from __future__ import annotations

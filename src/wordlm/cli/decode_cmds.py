@@ -13,7 +13,7 @@ import warnings
 
 import click
 
-from wordlm.cli import cli
+from wordlm.cli.app import cli
 from wordlm.cli.common import echo_json, handle_errors, load_model, log
 # Spelled out (not imported) so `wordlm --help` needs no numpy; a test checks they match
 # `wordlm.decoding.options`.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from wordlm.cli import cli
+from wordlm.cli.app import cli
 from wordlm.cli.common import handle_errors, import_tensorflow, load_model, log
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from wordlm.cli import cli
+from wordlm.cli.app import cli
 from wordlm.cli.common import check_inputs, echo_json, handle_errors, import_tensorflow, log
 
 
@@ -76,7 +76,9 @@ def mix(components, output, weights, tune_on, tokenizer, lower, oov, context_tok
     start = mx.check_weights(weights, "--weights") if weights is not None else None
     if "wordlm" in kinds:
         import_tensorflow()
-    mixture = mx.build(components, start, where="mix")
+    from wordlm.loading import build_mixture
+
+    mixture = build_mixture(components, start, where="mix")
     if tokenizer is not None or lower is not None:
         from wordlm.text import Tokenizer
 

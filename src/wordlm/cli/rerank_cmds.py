@@ -14,7 +14,7 @@ import time
 import click
 
 
-from wordlm.cli import cli
+from wordlm.cli.app import cli
 from wordlm.cli.common import echo_json, handle_errors, load_model, log
 from wordlm.jsonfile import dumps
 from wordlm.nbest import FORMATS, tsv_escape

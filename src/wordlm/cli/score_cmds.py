@@ -14,7 +14,7 @@ import math
 
 import click
 
-from wordlm.cli import cli
+from wordlm.cli.app import cli
 from wordlm.cli.common import check_inputs, echo_json, handle_errors, load_model, log
 from wordlm.text import READ_LINES
 

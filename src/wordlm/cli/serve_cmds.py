@@ -12,7 +12,7 @@ import os
 
 import click
 
-from wordlm.cli import cli
+from wordlm.cli.app import cli
 from wordlm.cli.common import handle_errors, load_model, log
 
 # Spelled out (not imported) so `wordlm --help` needs no FastAPI; a test checks they match

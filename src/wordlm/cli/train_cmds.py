@@ -6,7 +6,7 @@ import os
 
 import click
 
-from wordlm.cli import cli
+from wordlm.cli.app import cli
 from wordlm.cli.common import check_inputs, echo_json, handle_errors, import_tensorflow, log
 
 

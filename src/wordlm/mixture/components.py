@@ -251,12 +251,16 @@ class NgramModel(Component):
             out.append(row)
         return out
 
-    def next_logprobs(self, histories, words):
+    def next_logprobs(self, histories, words, starts=None):
+        """`starts[r]` False: history r is read from the null context (KenLM's), not after `<s>`."""
         kenlm, model = self.kenlm, self.model
         out = np.empty((len(histories), len(words)))
         for r, h in enumerate(histories):
             state, nxt = kenlm.State(), kenlm.State()
-            model.BeginSentenceWrite(state)
+            if starts is None or starts[r]:
+                model.BeginSentenceWrite(state)
+            else:
+                model.NullContextWrite(state)
             for w in h:
                 model.BaseScore(state, w, nxt)
                 state, nxt = nxt, state
@@ -306,13 +310,9 @@ def read_ngram_vocabulary(path: str) -> list[str]:
     return out
 
 
-def load_component(path: Path, kind: str, where: str) -> Component:
-    """The component at `path`; errors name the mixture file (`where`) and the component."""
-    if kind == "kenlm":
-        return NgramModel(str(path))
-    from wordlm.saving import load
-
-    lm = load(path)
+def component_of(lm, path, where: str) -> Component:
+    """A loaded wordlm model as a component (`WordModel`, or `CharModel` for a character model);
+    refused, naming the mixture (`where`) and the component, when it cannot be interpolated per word."""
     if lm.reverse:
         raise ModelError(f"{where}: {path}: a --reverse model reads lines backwards; per-word interpolation needs "
                          "forward models (combine it log-linearly instead: rerank/tune --lm)")

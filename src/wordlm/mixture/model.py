@@ -36,7 +36,8 @@ from typing import Sequence
 
 import numpy as np
 
-from wordlm.api import LanguageModelAPI, lines_argument
+from wordlm.api import LanguageModelAPI
+from wordlm.text import lines_argument
 from wordlm.errors import InputError, ModelError
 from wordlm.text import Tokenizer
 from wordlm.vocab import BOS, BOS_ID, EOS, EOS_ID, PAD_ID, UNK, UNK_ID, Vocabulary
@@ -213,14 +214,31 @@ class Mixture(LanguageModelAPI):
             out.append(lp[~np.isnan(lp)] if not bos else lp)
         return out
 
+    @property
+    def predicts_from_nothing(self) -> bool:
+        """n-gram components alone predict from no context (KenLM's null context: their unigrams)."""
+        return self.row_context is not None
+
     def next_logprobs(self, histories, batch_size: int = 256) -> np.ndarray:
-        """<float32>[rows, V]: ln p(next token | history) over the mixture's vocabulary; sums to 1."""
-        words_hist = []
+        """<float32>[rows, V]: ln p(next token | history) over the mixture's vocabulary; sums to 1.
+        A history starts with `<s>`, except for n-gram components alone (the null context)."""
+        words_hist, starts = [], []
         for h in histories:
             h = list(h)
-            if not h or h[0] != BOS_ID:
+            start = bool(h) and h[0] == BOS_ID
+            if not start and not self.predicts_from_nothing:
                 raise InputError("a mixture predicts after <s>: a history starts with <s>")
-            words_hist.append(self._words_of(h[1:]))
+            words_hist.append(self._words_of(h[int(start):]))
+            starts.append(start)
+        if not all(starts):
+            per_component = []
+            for i, c in enumerate(self.components):  # n-gram components only (predicts_from_nothing)
+                lp = np.full((len(histories), len(self.vocab)), -np.inf)
+                predictable = [k for k in range(len(self.vocab)) if k not in (PAD_ID, BOS_ID)]
+                lp[:, predictable] = c.next_logprobs(words_hist, self._words_of(predictable), starts)
+                lp[:, ~self.known[i]] = -np.inf
+                per_component.append(lp)
+            return self.mix(per_component).astype(np.float32)
         predictable = [i for i in range(len(self.vocab)) if i not in (PAD_ID, BOS_ID)]
         names = [self.vocab.id_to_token[i] for i in predictable]
         per_component = []

@@ -23,7 +23,7 @@ alone (to float32 rounding).
 Modules: `formula` (the combination, scored utterances, output records), `trie` (exact LM scores of
 many hypotheses), `report` (the WER report, a text plot), `tuning` (the weight grid, the coordinate search over several LMs' weights, tuned-weight files),
 `generalise` (cross-validated WER, the sign test and the rule that keeps the first pass unless the gain is significant).
-Not here: file formats (`nbest.py`), the WER alignment (`wer.py`), the command line (`cli/rerank_cmds.py`).
+Not here: file formats (`nbest/`), the WER alignment (`wer.py`), the command line (`cli/rerank_cmds.py`).
 """
 
 from wordlm.rerank.formula import (

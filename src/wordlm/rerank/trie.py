@@ -1,5 +1,11 @@
 """Exact LM scores of many hypotheses: a cache by text, and a prefix trie that reads each prefix once.
 
+Why the trie keeps its own state arrays instead of `Rows`/`extend` (the model interface, which
+the decoders and the conditional scorer use): a level of the trie needs ln p(target | prefix) for the
+few children of each node only, and the compiled `level` step computes just those (the logits'
+logsumexp per row, the targets gathered), never the <float32>[rows, vocab] log-probabilities that
+`Rows` carries; at ~1,000 rows of 10k words a call that matrix is most of the cost. Models without a
+network step through `lm.step` (the same numbers).
 Not here: the per-token formula (`inference/network.py`, `Network.target_logprobs`, which the
 compiled `level` step uses), the combination (`formula.py`).
 """

@@ -16,9 +16,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from wordlm.api import lines_argument
 from wordlm.errors import InputError, WordlmError
-from wordlm.text import _KERAS_TABLE, READ_LINES
+from wordlm.text import _KERAS_TABLE, READ_LINES, lines_argument
 from wordlm.running_text import RunningContext, check_context
 from wordlm.vocab import BOS_ID, EOS_ID, UNK_ID
 

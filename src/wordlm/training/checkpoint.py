@@ -29,7 +29,8 @@ import threading
 from pathlib import Path
 
 from wordlm.errors import InputError, ModelError
-from wordlm.saving import CONFIG_FILE, load, read_config, save
+from wordlm.model_dir import CONFIG_FILE, read_config, save
+from wordlm.saving import load
 from wordlm.files import check_writable
 
 
