@@ -148,8 +148,6 @@ def rerank(model, nbest, fmt, am, lm_weight, word_bonus, weights_file, lms, outp
     _check_weight(alpha, "--lm-weight")
     _check_weight(beta, "--word-bonus")
     others = _other_lms(lms, tuned)
-    if not weights_file and lm_weight is None and word_bonus is None:
-        log(UNTUNED_WARNING)
     lm = load_model(model)
     other_models = [load_model(p) for p, _ in others]
     weights = tuple(w for _, w in others)
@@ -173,6 +171,8 @@ def rerank(model, nbest, fmt, am, lm_weight, word_bonus, weights_file, lms, outp
     bar.close()
     finish()
     seconds = time.perf_counter() - start
+    if not weights_file and lm_weight is None and word_bonus is None:  # with the results: an error stays one line
+        log(UNTUNED_WARNING)
     for line in report.lines():
         log(line)
     log(f"{report.utterances} utterances reranked in {seconds:.1f} s")
