@@ -34,14 +34,17 @@ MAX_CONTEXT_TOKENS = 4096  # each line re-reads its context: cost per line grows
 def check_context(lm, bos: bool = True, context_tokens: int = 0) -> None:
     """Raise InputError unless `lm` can read lines in context (`--context-tokens`) within the cap."""
     if context_tokens > MAX_CONTEXT_TOKENS:
-        raise InputError(f"--context-tokens must be at most {MAX_CONTEXT_TOKENS:,} (each line re-reads its "
-                         f"context), got {context_tokens:,}")
+        raise InputError(f"context_tokens (--context-tokens) must be at most {MAX_CONTEXT_TOKENS:,} (each line "
+                         f"re-reads its context), got {context_tokens:,}")
     if not lm.framing.recurrent or not lm.boundaries:
-        raise InputError("--context-tokens needs a recurrent model with boundaries (sequence or char framing)")
+        raise InputError("context_tokens (--context-tokens) needs a recurrent model with boundaries "
+                         "(sequence or char framing)")
     if lm.reverse:
-        raise InputError("--context-tokens reads lines forwards; a --reverse model reads them backwards")
+        raise InputError("context_tokens (--context-tokens) reads lines forwards; a backward (--reverse) model "
+                         "reads them backwards")
     if not bos:
-        raise InputError("--context-tokens marks where each line starts with <s>: it cannot go with --no-bos")
+        raise InputError("context_tokens (--context-tokens) marks where each line starts with <s>: it cannot go with "
+                         "bos=False (--no-bos)")
 
 
 def pack_lines(lengths: np.ndarray, context_tokens: int) -> np.ndarray:
