@@ -23,6 +23,23 @@ the others of its batch are answered. `max_batch=1` turns batching off (one requ
 Anything else (fill, generate, rerank, candidates) is `call`ed: one request per call, in the same
 worker thread, in arrival order with the batches.
 
+Nothing a client sends holds the model for long (docs/guarantees.md, "The service"):
+- **compute budget**: a request (or a batch) that has used `max_compute_s` of the worker's time is
+  cut at its next model call (every primitive the library calls goes through `watch_model`'s check:
+  `start`, `step`, `next_logprobs`, the stream scorers, `begin`/`extend`/`advance`); its client gets
+  `Unavailable` 504 with the reason;
+- **cancellation**: a request whose client has gone away (`limits.Guard` cancels its task) is
+  dropped before it runs, and cut at its next model call while it runs (a batch: once every
+  request in it has gone);
+- **a bounded queue**: at most `max_queue` requests waiting for or in the model (more: 503 at once);
+  one that waited `queue_timeout_s` without starting is refused (503), not run late;
+- **drain** (`drain(seconds)`, what SIGTERM calls): no new work (503); what is queued or running
+  is answered, or cut at the bound (503 "stopping"), so every client has an answer in `seconds`;
+- the event loop does not trust the worker either: a caller whose answer is late by more than
+  `STUCK_GRACE_S` past its bounds (one model call that cannot be interrupted) gets its 504/503 anyway;
+- `health()`: None when the worker is ready, else why not (stuck past its budget, queue full,
+  stopping): `/healthz`'s readiness.
+
 Not here: HTTP (`app.py`), what the requests mean (`schemas.py`).
 """
 
@@ -30,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import queue
 import threading
 import time
@@ -41,8 +59,32 @@ from wordlm.errors import WordlmError
 DEFAULT_MAX_BATCH = 64  # rows per model call: the scorer's own forward-pass batch (inference.streams.MAX_BATCH)
 DEFAULT_MAX_WAIT_MS = 2.0  # how long a batch may wait for company; a lone request pays at most this
 MAX_BATCH_LIMIT = 4096  # the most rows `--max-batch` may ask for (decoding.options.MAX_ROWS)
+DEFAULT_MAX_COMPUTE_S = 10.0  # seconds of model time one request (or one batch) may use; then it is cut (504)
+DEFAULT_MAX_QUEUE = 256  # requests waiting for or in the model; more are refused at once (503)
+DEFAULT_QUEUE_TIMEOUT_S = 30.0  # a request that waited this long without starting is refused (503)
+MAX_BATCH_CHARS = 1 << 18  # characters of prompts or lines in one batch: a batch's memory is bounded
+STUCK_GRACE_S = 2.0  # past its budget by this much, the worker is "stuck" (/healthz) and callers answered
 POLL = 0.0005  # seconds between looks at the requests on their way while a batch waits
 BUSY = 1.5  # mean rows of recent batches above which a batch waits its max_wait for company
+LOOP_POLL = 0.25  # seconds between the event loop's looks at a waiting request's bounds
+
+
+class Unavailable(Exception):
+    """The service did not (or no longer could) do a request: `status` 503 (busy, stopping, waited
+    too long) or 504 (cut after its compute budget), a one-line reason, `retry_after` seconds."""
+
+    def __init__(self, status: int, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.status, self.message, self.retry_after = status, message, retry_after
+
+
+class _Cut(BaseException):
+    """Raised at a model call to stop a request's work (a BaseException, so that no `except
+    Exception` of the library swallows it). `error`: what its callers get (None: nobody waits)."""
+
+    def __init__(self, error: Unavailable | None):
+        super().__init__(error.message if error else "every caller went away")
+        self.error = error
 
 
 @dataclass
@@ -53,24 +95,81 @@ class Job:
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future
     key: Any = None  # jobs batch together only with the same key (scoring options)
+    cost: int = 0  # characters of its prompts or lines (a batch's bound: MAX_BATCH_CHARS)
+    submitted: float = 0.0  # time.monotonic() when it was queued
+    cancelled: bool = False  # its caller has gone (set on the event loop, read by the worker)
 
 
 @dataclass
 class Stats:
-    """What the worker has done, per kind: requests answered, model calls made, rows, largest batch."""
+    """What the worker has done, per kind: requests answered, model calls made, rows, largest batch;
+    and requests cut (compute budget), dropped (client gone), refused (queue full, too late, stopping)."""
 
     requests: collections.Counter = field(default_factory=collections.Counter)
     batches: collections.Counter = field(default_factory=collections.Counter)
     rows: collections.Counter = field(default_factory=collections.Counter)
     largest: collections.Counter = field(default_factory=collections.Counter)
+    cut: int = 0
+    dropped: int = 0
+    refused: int = 0
 
     def to_json(self) -> dict:
         kinds = sorted(set(self.requests) | set(self.batches))
-        return {k: {"requests": self.requests[k], "batches": self.batches[k], "rows": self.rows[k],
-                    "largest_batch": self.largest[k]} for k in kinds}
+        out = {k: {"requests": self.requests[k], "batches": self.batches[k], "rows": self.rows[k],
+                   "largest_batch": self.largest[k]} for k in kinds}
+        out["cut"], out["dropped"], out["refused"] = self.cut, self.dropped, self.refused
+        return out
 
 
 _STOP = object()
+_local = threading.local()  # the worker thread's current budget (`_Budget`); other threads have none
+WATCHED = ("start", "step", "next_logprobs", "stream_logprobs", "stream_logprobs_flat", "stream_logprobs_packed",
+           "begin", "extend", "advance")
+
+
+def watch_model(lm) -> None:
+    """Put the budget check before each of `lm`'s primitives (the `WATCHED` methods it has), as
+    instance attributes: the library's own calls (`self.step(...)`) go through them. The check does
+    nothing outside a job of the service's worker thread, so `lm` stays usable elsewhere."""
+    attributes = getattr(lm, "__dict__", None)
+    if attributes is None or attributes.get("_serve_watched"):
+        return
+    for name in WATCHED:
+        method = getattr(lm, name, None)
+        if callable(method):
+            try:
+                setattr(lm, name, _checked(method))
+            except (AttributeError, TypeError):  # a read-only attribute: left unwatched
+                pass
+    attributes["_serve_watched"] = True
+
+
+def _checked(method):
+    @functools.wraps(method)
+    def call(*args, **kwargs):
+        budget = getattr(_local, "budget", None)
+        if budget is not None:
+            budget.check()
+        return method(*args, **kwargs)
+
+    return call
+
+
+class _Budget:
+    """What the worker's current batch may still do: checked before every model call."""
+
+    def __init__(self, batcher: "MicroBatcher", jobs: list, deadline: float):
+        self.batcher, self.jobs, self.deadline = batcher, jobs, deadline
+
+    def check(self) -> None:
+        if all(j.cancelled for j in self.jobs):
+            raise _Cut(None)
+        now = time.monotonic()
+        drain = self.batcher.drain_deadline
+        if drain is not None and now >= drain:
+            raise _Cut(self.batcher.stopping())
+        if now >= self.deadline:
+            raise _Cut(self.batcher.over_budget())
 
 
 class MicroBatcher:
@@ -78,18 +177,31 @@ class MicroBatcher:
 
     `max_batch`: rows (prompts or lines) per model call, at least 1 (1: no batching); a request with
     more rows than that runs alone. `max_wait_ms`: how long the worker waits for more requests once
-    it has one (0: it takes only those already waiting). The thread starts on the first request
+    it has one (0: it takes only those already waiting). `max_compute_s`, `max_queue`,
+    `queue_timeout_s`: the bounds of the module docstring. The thread starts on the first request
     and stops at `close()` after answering every request it was given.
     """
 
-    def __init__(self, lm, max_batch: int = DEFAULT_MAX_BATCH, max_wait_ms: float = DEFAULT_MAX_WAIT_MS):
+    def __init__(self, lm, max_batch: int = DEFAULT_MAX_BATCH, max_wait_ms: float = DEFAULT_MAX_WAIT_MS,
+                 max_compute_s: float = DEFAULT_MAX_COMPUTE_S, max_queue: int = DEFAULT_MAX_QUEUE,
+                 queue_timeout_s: float = DEFAULT_QUEUE_TIMEOUT_S):
         if not 1 <= max_batch <= MAX_BATCH_LIMIT:
             raise ValueError(f"max_batch must be in [1, {MAX_BATCH_LIMIT}], got {max_batch}")
         if not 0 <= max_wait_ms <= 10_000:
             raise ValueError(f"max_wait_ms must be in [0, 10000], got {max_wait_ms}")
+        if not 0 < max_compute_s <= 86_400:
+            raise ValueError(f"max_compute_s must be in (0, 86400], got {max_compute_s}")
+        if not 1 <= max_queue <= 1_000_000:
+            raise ValueError(f"max_queue must be in [1, 1000000], got {max_queue}")
+        if not 0 < queue_timeout_s <= 86_400:
+            raise ValueError(f"queue_timeout_s must be in (0, 86400], got {queue_timeout_s}")
+        watch_model(lm)
         self.lm = lm
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0
+        self.max_compute = float(max_compute_s)
+        self.max_queue = max_queue
+        self.queue_timeout = float(queue_timeout_s)
         self.stats = Stats()
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._held: collections.deque = collections.deque()  # taken from the queue, not yet run
@@ -99,22 +211,52 @@ class MicroBatcher:
         self.arriving = 0  # batchable HTTP requests being received and checked (`Arrivals`; event loop only)
         self.outstanding = 0  # batchable jobs submitted and not yet answered (event loop only)
         self.busy = 0.0  # moving average of the rows of recent batches: above BUSY, batches wait
+        self.submitted = 0  # jobs ever submitted (event loop only)
+        self.finished = 0  # jobs ever answered or dropped by the worker (worker only)
+        self.running_since: float | None = None  # when the worker started its current batch
+        self.drain_deadline: float | None = None  # set by `drain`: no new work; everything cut at this time
 
     # -- the requests ----------------------------------------------------------------------------
     async def next_words(self, prompt: str, top: int | None, prefix: str | None):
         """`lm.next_words(prompt, top, prefix)`, batched with other requests' prompts."""
-        return await self._submit("next", 1, (prompt, top, prefix))
+        return await self._submit("next", 1, (prompt, top, prefix), cost=len(prompt))
 
     async def score_lines(self, lines: list[str], options):
         """`lm.score_lines(lines, bos, eos, oov)` (`options`: a `scoring.Options`), batched with others."""
-        return await self._submit("score", len(lines), list(lines), key=options)
+        return await self._submit("score", len(lines), list(lines), key=options, cost=sum(map(len, lines)))
 
     async def call(self, fn: Callable, *args, **kwargs):
         """`fn(*args, **kwargs)` in the worker thread, alone (fill, generate, rerank, candidates)."""
         return await self._submit("call", 1, (fn, args, kwargs))
 
+    @property
+    def pending(self) -> int:
+        """Requests waiting for or in the model."""
+        return self.submitted - self.finished
+
+    def health(self) -> str | None:
+        """None when the worker can take work now; else why not, in one line (`/healthz`)."""
+        if self.drain_deadline is not None or self._closed:
+            return "the server is stopping"
+        if self._thread is not None and not self._thread.is_alive():
+            return "the model worker has stopped"
+        since = self.running_since
+        if since is not None and time.monotonic() - since > self.max_compute + STUCK_GRACE_S:
+            return (f"the model has been on one request for {time.monotonic() - since:.0f} s, past its budget of "
+                    f"{self.max_compute:g} s (stuck in one model call)")
+        if self.pending >= self.max_queue:
+            return f"{self.pending} requests are waiting for the model (the limit is {self.max_queue})"
+        return None
+
+    def drain(self, seconds: float) -> None:
+        """Stop taking work; answer what was submitted, cutting whatever still runs `seconds` from now
+        (an earlier drain's bound is kept if it is sooner)."""
+        deadline = time.monotonic() + max(0.0, seconds)
+        if self.drain_deadline is None or deadline < self.drain_deadline:
+            self.drain_deadline = deadline
+
     def close(self, timeout: float | None = None) -> None:
-        """Answer what was submitted, then stop the worker thread."""
+        """Answer what was submitted, then stop the worker thread (waiting at most `timeout` s)."""
         with self._lock:
             self._closed = True
             thread = self._thread
@@ -122,22 +264,54 @@ class MicroBatcher:
             self._queue.put(_STOP)
             thread.join(timeout)
 
-    async def _submit(self, kind: str, rows: int, payload, key=None):
+    def stopping(self) -> Unavailable:
+        return Unavailable(503, "the server is stopping (SIGTERM): this request was not finished; retry on "
+                                "another instance", retry_after=1)
+
+    def over_budget(self) -> Unavailable:
+        return Unavailable(504, f"cut after {self.max_compute:g} s of model time (the server's "
+                                "--max-compute-seconds): ask for less work (fewer lines, words or results)")
+
+    async def _submit(self, kind: str, rows: int, payload, key=None, cost: int = 0):
         loop = asyncio.get_running_loop()
-        job = Job(kind, rows, payload, loop, loop.create_future(), key)
+        if self.drain_deadline is not None or self._closed:
+            self.stats.refused += 1
+            raise self.stopping()
+        if self.pending >= self.max_queue:
+            self.stats.refused += 1
+            raise Unavailable(503, f"busy: {self.pending} requests are waiting for the model (the server's "
+                                   "--max-queue); retry later", retry_after=1)
+        job = Job(kind, rows, payload, loop, loop.create_future(), key, cost, time.monotonic())
         with self._lock:
-            if self._closed:
-                raise RuntimeError("the model worker has stopped")
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, name="wordlm-model", daemon=True)
                 self._thread.start()
         batchable = kind != "call"
         self.outstanding += batchable
+        self.submitted += 1
         try:
             self._queue.put(job)
-            return await job.future
+            return await self._wait(job)
+        except asyncio.CancelledError:  # the client went away (`limits.Guard`), or the server stops
+            job.cancelled = True
+            raise
         finally:
             self.outstanding -= batchable
+
+    async def _wait(self, job: Job):
+        """The job's answer; or, when the worker is late past every bound (one model call it cannot
+        cut), the error its caller would have had: the caller is answered, the worker catches up."""
+        while True:
+            done, _ = await asyncio.wait({job.future}, timeout=LOOP_POLL)
+            if done:
+                return job.future.result()
+            now = time.monotonic()
+            if self.drain_deadline is not None and now > self.drain_deadline + STUCK_GRACE_S:
+                job.cancelled = True
+                raise self.stopping()
+            if now > job.submitted + self.queue_timeout + self.max_compute + STUCK_GRACE_S:
+                job.cancelled = True
+                raise self.over_budget()
 
     def _on_the_way(self) -> bool:
         """True while batchable requests have reached the server but not the batcher (an estimate,
@@ -151,15 +325,54 @@ class MicroBatcher:
             if job is _STOP:
                 return
             batch = [job] if job.kind == "call" else self._gather(job)
+            live = self._admitted(batch)
+            if not live:
+                continue
+            now = time.monotonic()
+            self.running_since = now
+            _local.budget = _Budget(self, live, now + self.max_compute)
             try:
-                self._run(batch)
+                self._run(live)
+            except _Cut as cut:
+                if cut.error is None:
+                    self.stats.dropped += len(live)
+                else:
+                    self.stats.cut += len(live)
+                for j in live:
+                    _answer(j, error=cut.error or Unavailable(499, "the client went away"))
             except BaseException as e:  # never let the worker die: every caller gets an answer
-                for j in batch:
+                for j in live:
                     _answer(j, error=e)
+            finally:
+                _local.budget = None
+                self.running_since = None
+                self.finished += len(live)
+
+    def _admitted(self, batch: list[Job]) -> list[Job]:
+        """The jobs of `batch` still worth running: not those whose client has gone, nor those that
+        waited too long or arrive after the drain's bound (answered 503 here)."""
+        live, now = [], time.monotonic()
+        for job in batch:
+            if job.cancelled:
+                self.stats.dropped += 1
+                self.finished += 1
+            elif self.drain_deadline is not None and now >= self.drain_deadline:
+                self.stats.refused += 1
+                self.finished += 1
+                _answer(job, error=self.stopping())
+            elif now - job.submitted > self.queue_timeout:
+                self.stats.refused += 1
+                self.finished += 1
+                _answer(job, error=Unavailable(503, f"busy: waited {now - job.submitted:.0f} s for the model without "
+                                                    "starting (the server's queue timeout); retry later", retry_after=1))
+            else:
+                live.append(job)
+        return live
 
     def _gather(self, first: Job) -> list[Job]:
-        """`first` and the waiting jobs of its kind and key, up to `max_batch` rows or `max_wait`."""
-        batch, rows, skipped = [first], first.rows, []
+        """`first` and the waiting jobs of its kind and key, up to `max_batch` rows (and
+        `MAX_BATCH_CHARS` characters) or `max_wait`."""
+        batch, rows, cost, skipped, waited = [first], first.rows, first.cost, [], False
         deadline = time.monotonic() + self.max_wait
         try:
             while rows < self.max_batch:
@@ -172,6 +385,7 @@ class MicroBatcher:
                         wait = deadline - time.monotonic()
                         if wait <= 0 or not (self.busy > BUSY or self._on_the_way()):
                             break  # nothing more is coming soon: run what there is
+                        waited = True
                         try:
                             job = self._queue.get(timeout=min(wait, POLL))
                         except queue.Empty:
@@ -182,14 +396,17 @@ class MicroBatcher:
                 if job.kind != first.kind or job.key != first.key:
                     skipped.append(job)  # another kind: it starts a later batch
                     continue
-                if rows + job.rows > self.max_batch:
+                if rows + job.rows > self.max_batch or cost + job.cost > MAX_BATCH_CHARS:
                     skipped.append(job)
                     break
                 batch.append(job)
                 rows += job.rows
+                cost += job.cost
         finally:
             self._held.extendleft(reversed(skipped))  # they keep their place, ahead of newer jobs
-        self.busy = 0.8 * self.busy + 0.2 * rows
+        # A batch that waited and found no company ends the busy spell at once: a lone client after
+        # a burst pays the wait once, not for as long as the average takes to decay.
+        self.busy = float(rows) if waited and len(batch) == 1 else 0.8 * self.busy + 0.2 * rows
         return batch
 
     def _run(self, batch: list[Job]) -> None:
@@ -213,6 +430,15 @@ class MicroBatcher:
         else:
             self._run_score(batch)
 
+    def _alone(self, batch: list[Job], run: Callable) -> None:
+        """A batch call failed: each request again on its own, so that only the one whose input (or
+        size) fails gets the error, and the others their answers."""
+        for job in batch:
+            try:
+                run([job])
+            except Exception as e:
+                _answer(job, error=e)
+
     def _run_next(self, batch: list[Job]) -> None:
         from wordlm.scoring import prefix_mask, prompt_histories, rank_next_words
 
@@ -226,24 +452,27 @@ class MicroBatcher:
                 _answer(job, error=e)
         if not ready:
             return
-        rows = lm.next_logprobs([history for _, history, _ in ready])  # one call for the whole batch
+        try:
+            rows = lm.next_logprobs([history for _, history, _ in ready])  # one call for the whole batch
+        except Exception:
+            if len(ready) == 1:
+                raise
+            return self._alone([job for job, _, _ in ready], self._run_next)
         for (job, _, allowed), lp in zip(ready, rows):
-            _answer(job, rank_next_words(lm, lp, job.payload[1], allowed))
+            try:
+                _answer(job, rank_next_words(lm, lp, job.payload[1], allowed))
+            except Exception as e:
+                _answer(job, error=e)
 
     def _run_score(self, batch: list[Job]) -> None:
         options = batch[0].key
         lines = [line for job in batch for line in job.payload]
         try:
             scores = self.lm.score_lines(lines, bos=options.bos, eos=options.eos, oov=options.oov)
-        except WordlmError:
+        except Exception:
             if len(batch) == 1:
                 raise
-            for job in batch:  # someone's input is wrong: score each request alone, each its own answer
-                try:
-                    self._run_score([job])
-                except Exception as e:
-                    _answer(job, error=e)
-            return
+            return self._alone(batch, self._run_score)  # someone's input is wrong: each its own answer
         lo = 0
         for job in batch:
             _answer(job, scores[lo : lo + job.rows])
@@ -271,7 +500,7 @@ def _answer(job: Job, result=None, error: BaseException | None = None) -> None:
     """Hand a result (or an error) to the waiting request on its event loop (thread-safe)."""
 
     def deliver():
-        if job.future.done():  # the client went away and the request was cancelled
+        if job.future.done() or job.cancelled:  # the client went away: nobody reads the answer
             return
         if error is not None:
             job.future.set_exception(error)
