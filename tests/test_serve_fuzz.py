@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -83,7 +84,11 @@ def server(seq_lm):
         yield s
 
 
-@settings(max_examples=200, deadline=None, derandomize=True, database=None,
+EXAMPLES = int(os.environ.get("WORDLM_SERVE_FUZZ_EXAMPLES", "200"))  # more for a longer hunt, e.g. 5000
+RANDOM = os.environ.get("WORDLM_SERVE_FUZZ_RANDOM") == "1"  # new requests each run (default: the same ones)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=not RANDOM, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])
 @given(request=requests())
 def test_random_requests_get_no_500_and_keep_the_connection(server, request):
