@@ -86,6 +86,55 @@ def test_work_for_a_client_that_went_away_is_cancelled(seq_lm):
     assert batcher.stats.dropped == 1 and batcher.stats.cut == 0 and calls
 
 
+def test_small_requests_wait_for_one_step_of_a_long_one_not_all_of_it(seq_lm):
+    from wordlm.serve.batching import MicroBatcher
+
+    calls: list = []
+
+    async def scenario(batcher):
+        long = asyncio.ensure_future(batcher.call(_spin, seq_lm, calls))
+        await asyncio.sleep(0.3)
+        waits = []
+        for prompt in ("jack", "jill went", "up the"):
+            start = time.monotonic()
+            words, scored = await asyncio.gather(batcher.next_words(prompt, 2, None),
+                                                 batcher.score_lines([prompt], _options()))
+            waits.append(time.monotonic() - start)
+            assert [w.word for w in words] == [w.word for w in seq_lm.next_words(prompt, 2)]
+            assert abs(scored[0].logprob - seq_lm.score(prompt)) < 1e-5
+        assert not long.done()  # the long one is still going: the small ones were answered in its gaps
+        long.cancel()
+        return waits
+
+    for prompt in ("jack", "jill went", "up the"):  # compile the shapes first: the waits measured are the turns
+        seq_lm.next_words(prompt, 2)
+        seq_lm.score_lines([prompt])
+    batcher = MicroBatcher(seq_lm, max_compute_s=60)
+    waits = asyncio.run(scenario(batcher))
+    batcher.close(5)
+    assert max(waits) < 0.5, waits
+
+
+def test_a_decoding_step_too_large_for_memory_is_refused(seq_lm, monkeypatch):
+    from wordlm.serve import schemas
+
+    monkeypatch.setattr(schemas, "MAX_CELLS", 100 * seq_lm.vocab_size)
+    with client(seq_lm) as c:
+        r = c.post("/v1/generate", json={"prompt": "jack", "strategy": "sample", "num": 101, "seed": 1})
+        body = is_json_error(r, 422)
+        assert "num" in body["error"] and "ask for fewer" in body["error"]
+        r = c.post("/v1/generate", json={"prompt": "jack", "strategy": "beam", "beam_size": 200, "num": 2})
+        assert r.status_code == 422 and "beam_size" in r.json()["error"]
+        assert c.post("/v1/generate", json={"prompt": "jack", "strategy": "sample", "num": 100, "seed": 1,
+                                            "max_words": 2}).status_code == 200
+
+
+def _options():
+    from wordlm.scoring import Options
+
+    return Options()
+
+
 def test_a_disconnecting_client_cancels_its_request(seq_lm):
     import wordlm.serve
 

@@ -173,7 +173,7 @@ def create_app(lm, *, max_batch: int = DEFAULT_MAX_BATCH, max_wait_ms: float = D
               summary="Continue a prompt: greedy, sampling (temperature, top-k, top-p) or beam search")
     async def generate(req: s.GenerateRequest):
         try:
-            options = _decode_options(req)
+            options = _decode_options(req, lm.vocab_size)
             hyps, caught = await batcher.call(_with_warnings, _generate, lm, req.prompt, options)
         except WordlmError as e:
             raise refused(e, "prompt") from None
@@ -209,8 +209,8 @@ def create_app(lm, *, max_batch: int = DEFAULT_MAX_BATCH, max_wait_ms: float = D
         except WordlmError as e:
             raise refused(e, field, infer=False) from None
         try:
-            records = await batcher.call(lm.rerank, utts, lm_weight=req.lm_weight, word_bonus=req.word_bonus,
-                                         am=am, all_hyps=req.all)
+            records = await batcher.call(_rerank_in_parts, lm, utts, lm_weight=req.lm_weight,
+                                         word_bonus=req.word_bonus, am=am, all_hyps=req.all)
         except WordlmError as e:  # e.g. a total that overflows: this request's numbers, not a bug
             raise refused(e, field, infer=False) from None
         return _json(records[0] if req.hyps is not None else {"results": records})
@@ -311,6 +311,28 @@ def _utterances(objects: list, am: dict, field: str) -> list:
     return utts
 
 
+RERANK_PART_HYPS = 512  # hypotheses per model call of a batch rerank: a cut, or a turn for others, between
+
+
+def _rerank_in_parts(lm, utts: list, **weights) -> list[dict]:
+    """`lm.rerank(utts, **weights)`, a few hundred hypotheses at a time (the scorer's trie calls the
+    network directly, past the watched primitives): the budget is checked between parts."""
+    from wordlm.serve.batching import checkpoint
+
+    records, part, size = [], [], 0
+    for utt in utts:
+        part.append(utt)
+        size += len(utt.hyps)
+        if size >= RERANK_PART_HYPS:
+            checkpoint()
+            records += lm.rerank(part, **weights)
+            part, size = [], 0
+    if part:
+        checkpoint()
+        records += lm.rerank(part, **weights)
+    return records
+
+
 def _read_nbest(text: str, fmt: str, am: dict, beam_size: int | None) -> list:
     """The utterances of an n-best file given as text, read by the CLI's own reader (`read_nbest`);
     its errors name `nbest` (and the line) instead of a temporary file."""
@@ -346,11 +368,18 @@ def _options(req):
     return Options(bos=req.bos, eos=req.eos, oov=req.oov)
 
 
-def _decode_options(req: s.GenerateRequest):
+def _decode_options(req: s.GenerateRequest, vocab_size: int):
     """The request's `DecodeOptions`, with the CLI's defaults (beam width max(4, num), temperature 1;
-    the beam width of another strategy is unused, so it stays at its default, under `MAX_BEAM`)."""
+    the beam width of another strategy is unused, so it stays at its default, under `MAX_BEAM`). The rows
+    decoded at once times the vocabulary is capped (`schemas.MAX_CELLS`): a step's memory is bounded."""
     from wordlm.decoding import DecodeOptions
 
+    rows = req.num if req.strategy == "sample" else (req.beam_size or max(4, req.num)) if req.strategy == "beam" else 1
+    if rows * vocab_size > s.MAX_CELLS:
+        field = "num" if req.strategy == "sample" or req.beam_size is None else "beam_size"
+        raise ServiceError(422, field, f"{rows:,} rows × {vocab_size:,} words of the vocabulary = "
+                                       f"{rows * vocab_size:,} log-probabilities a step, over the service's "
+                                       f"{s.MAX_CELLS:,}: ask for fewer")
     return DecodeOptions(
         strategy=req.strategy, max_words=req.max_words, min_words=req.min_words, num=req.num,
         beam_size=req.beam_size if req.beam_size is not None else max(4, req.num) if req.strategy == "beam" else 4,

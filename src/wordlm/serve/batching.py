@@ -63,6 +63,7 @@ DEFAULT_MAX_COMPUTE_S = 10.0  # seconds of model time one request (or one batch)
 DEFAULT_MAX_QUEUE = 256  # requests waiting for or in the model; more are refused at once (503)
 DEFAULT_QUEUE_TIMEOUT_S = 30.0  # a request that waited this long without starting is refused (503)
 MAX_BATCH_CHARS = 1 << 18  # characters of prompts or lines in one batch: a batch's memory is bounded
+SCORE_CHUNK_CHARS = 1 << 15  # lines are scored this many characters at a time: a cut or a turn for others between
 STUCK_GRACE_S = 2.0  # past its budget by this much, the worker is "stuck" (/healthz) and callers answered
 POLL = 0.0005  # seconds between looks at the requests on their way while a batch waits
 BUSY = 1.5  # mean rows of recent batches above which a batch waits its max_wait for company
@@ -144,6 +145,14 @@ def watch_model(lm) -> None:
     attributes["_serve_watched"] = True
 
 
+def checkpoint() -> None:
+    """The budget's check, for work in the worker thread between calls that are not watched (a
+    no-op elsewhere): where a long job made of parts may be cut, or give way to waiting requests."""
+    budget = getattr(_local, "budget", None)
+    if budget is not None:
+        budget.check()
+
+
 def _checked(method):
     @functools.wraps(method)
     def call(*args, **kwargs):
@@ -156,10 +165,14 @@ def _checked(method):
 
 
 class _Budget:
-    """What the worker's current batch may still do: checked before every model call."""
+    """What the worker's current batch may still do: checked before every model call. A long request
+    (`may_yield`) also gives way there: the next words and scores waiting meanwhile are answered
+    before its next model call (the model's calls carry no hidden state between them: rows in, rows
+    out), so a small request waits for one step of a long one, not for all of it. The time given
+    away is not counted against the long request's budget."""
 
-    def __init__(self, batcher: "MicroBatcher", jobs: list, deadline: float):
-        self.batcher, self.jobs, self.deadline = batcher, jobs, deadline
+    def __init__(self, batcher: "MicroBatcher", jobs: list, deadline: float, may_yield: bool = False):
+        self.batcher, self.jobs, self.deadline, self.may_yield = batcher, jobs, deadline, may_yield
 
     def check(self) -> None:
         if all(j.cancelled for j in self.jobs):
@@ -170,6 +183,8 @@ class _Budget:
             raise _Cut(self.batcher.stopping())
         if now >= self.deadline:
             raise _Cut(self.batcher.over_budget())
+        if self.may_yield:
+            self.deadline += self.batcher._serve_waiting()
 
 
 class MicroBatcher:
@@ -215,6 +230,7 @@ class MicroBatcher:
         self.finished = 0  # jobs ever answered or dropped by the worker (worker only)
         self.running_since: float | None = None  # when the worker started its current batch
         self.drain_deadline: float | None = None  # set by `drain`: no new work; everything cut at this time
+        self._yielding = False  # the worker is answering waiting requests inside a long one's model call
 
     # -- the requests ----------------------------------------------------------------------------
     async def next_words(self, prompt: str, top: int | None, prefix: str | None):
@@ -328,25 +344,55 @@ class MicroBatcher:
             live = self._admitted(batch)
             if not live:
                 continue
-            now = time.monotonic()
-            self.running_since = now
-            _local.budget = _Budget(self, live, now + self.max_compute)
+            self.running_since = time.monotonic()
             try:
-                self._run(live)
-            except _Cut as cut:
-                if cut.error is None:
-                    self.stats.dropped += len(live)
-                else:
-                    self.stats.cut += len(live)
-                for j in live:
-                    _answer(j, error=cut.error or Unavailable(499, "the client went away"))
-            except BaseException as e:  # never let the worker die: every caller gets an answer
-                for j in live:
-                    _answer(j, error=e)
+                self._execute(live, may_yield=live[0].kind != "next")
             finally:
-                _local.budget = None
                 self.running_since = None
-                self.finished += len(live)
+
+    def _execute(self, live: list[Job], may_yield: bool) -> None:
+        """Run a batch under its budget; every job gets its answer or its error."""
+        outer = getattr(_local, "budget", None)
+        _local.budget = _Budget(self, live, time.monotonic() + self.max_compute, may_yield)
+        try:
+            self._run(live)
+        except _Cut as cut:
+            if cut.error is None:
+                self.stats.dropped += len(live)
+            else:
+                self.stats.cut += len(live)
+            for j in live:
+                _answer(j, error=cut.error or Unavailable(499, "the client went away"))
+        except BaseException as e:  # never let the worker die: every caller gets an answer
+            for j in live:
+                _answer(j, error=e)
+        finally:
+            _local.budget = outer
+            self.finished += len(live)
+
+    def _serve_waiting(self) -> float:
+        """Inside a long request's model call check: answer the batch of next words or scores that
+        is waiting now, if any (no waiting for company); the seconds it took."""
+        if self._yielding or (not self._held and self._queue.empty()):
+            return 0.0
+        start = time.monotonic()
+        self._yielding = True
+        try:
+            while True:  # what is queued joins the held jobs, in order
+                try:
+                    self._held.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            first = next((j for j in self._held if j is not _STOP and j.kind != "call"), None)
+            if first is None:
+                return 0.0
+            self._held.remove(first)
+            live = self._admitted(self._gather(first, wait=False))
+            if live:
+                self._execute(live, may_yield=False)
+        finally:
+            self._yielding = False
+        return time.monotonic() - start
 
     def _admitted(self, batch: list[Job]) -> list[Job]:
         """The jobs of `batch` still worth running: not those whose client has gone, nor those that
@@ -369,11 +415,11 @@ class MicroBatcher:
                 live.append(job)
         return live
 
-    def _gather(self, first: Job) -> list[Job]:
+    def _gather(self, first: Job, wait: bool = True) -> list[Job]:
         """`first` and the waiting jobs of its kind and key, up to `max_batch` rows (and
-        `MAX_BATCH_CHARS` characters) or `max_wait`."""
+        `MAX_BATCH_CHARS` characters) or `max_wait` (none without `wait`)."""
         batch, rows, cost, skipped, waited = [first], first.rows, first.cost, [], False
-        deadline = time.monotonic() + self.max_wait
+        deadline = time.monotonic() + (self.max_wait if wait else 0.0)
         try:
             while rows < self.max_batch:
                 if self._held:
@@ -468,7 +514,9 @@ class MicroBatcher:
         options = batch[0].key
         lines = [line for job in batch for line in job.payload]
         try:
-            scores = self.lm.score_lines(lines, bos=options.bos, eos=options.eos, oov=options.oov)
+            scores = []
+            for chunk in _chunks(lines, SCORE_CHUNK_CHARS):  # between chunks: the budget's check, a turn for others
+                scores += self.lm.score_lines(chunk, bos=options.bos, eos=options.eos, oov=options.oov)
         except Exception:
             if len(batch) == 1:
                 raise
@@ -477,6 +525,18 @@ class MicroBatcher:
         for job in batch:
             _answer(job, scores[lo : lo + job.rows])
             lo += job.rows
+
+
+def _chunks(lines: list[str], chars: int):
+    """`lines` in consecutive runs of about `chars` characters (at least one line each)."""
+    lo, size = 0, 0
+    for i, line in enumerate(lines):
+        if i > lo and size + len(line) > chars:
+            yield lines[lo:i]
+            lo, size = i, 0
+        size += len(line) + 1
+    if lo < len(lines):
+        yield lines[lo:]
 
 
 class Arrivals:
