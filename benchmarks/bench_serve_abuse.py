@@ -13,10 +13,12 @@ count, each one JSON line:
 - `huge_requests`: the same, while 24 clients send bodies at the limits (/v1/next prompts of 20,000
   characters, /v1/score bodies near 1 MiB) back to back;
 - `expensive_requests`: the same, while 4 clients send /v1/generate requests inside every cap that
-  would take hours (sample, num 1,000, max_words 10,000; num 10,000 is refused at once on a 10k
+  would take hours (sample, num 400, max_words 10,000; num 10,000 is refused at once on a 10k
   vocabulary, `schemas.MAX_CELLS`): each is cut at the compute budget (504);
 - `sigterm`: all of the above at once, then SIGTERM: the time to exit, the exit code, and how many
-  in-flight requests got a JSON answer versus a dropped connection.
+  in-flight requests got a JSON answer versus a dropped connection (`Dropped`: closed or reset after
+  the request was sent; a connection the server closed after an answer with `Connection: close` is
+  reopened, and `ConnectionRefusedError` after the exit means nothing listens any more).
 For each: normal requests answered, their p50/p99/max latency, error statuses, the abusive side's
 statuses, the server's peak RSS (MiB) and peak open descriptors. Only 127.0.0.1; every loop is
 bounded by --seconds and by counts.
@@ -42,9 +44,38 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from bench_serve import VOCAB, _request, build_model, free_port  # noqa: E402
+from bench_serve import VOCAB, build_model, free_port  # noqa: E402
 
 HOST = "127.0.0.1"
+
+
+class Dropped(Exception):
+    """The connection closed (or was reset) after a request was sent and before its answer."""
+
+
+async def _request(reader, writer, method: str, path: str, body: bytes = b"") -> tuple[int, bytes, bool]:
+    """One request on a keep-alive connection: (status, body, whether the server closes the connection)."""
+    head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    try:
+        writer.write(head + body)
+        status_line = await reader.readline()
+        if not status_line:
+            raise Dropped()
+        length, close = 0, False
+        while True:
+            line = await reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                close = True
+        return int(status_line.split()[1]), await reader.readexactly(length), close
+    except (ConnectionResetError, BrokenPipeError, asyncio.IncompleteReadError):
+        raise Dropped() from None
 
 
 class Service:
@@ -121,11 +152,15 @@ async def normal_clients(port: int, clients: int, seconds: float, limit: int = 1
                     reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), 10)
                 i += clients
                 t = time.perf_counter()
-                status, _ = await asyncio.wait_for(_request(reader, writer, "POST", "/v1/next", pool[i % len(pool)]), 30)
+                status, _, close = await asyncio.wait_for(_request(reader, writer, "POST", "/v1/next",
+                                                                   pool[i % len(pool)]), 30)
                 latencies.append(time.perf_counter() - t)
                 if status != 200:
                     errors[str(status)] += 1
-            except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError, IndexError) as e:
+                if close:
+                    writer.close()
+                    reader = writer = None
+            except (Dropped, OSError, asyncio.TimeoutError, ValueError) as e:
                 errors[type(e).__name__] += 1
                 if writer is not None:
                     writer.close()
@@ -154,7 +189,7 @@ async def abusive_clients(port: int, kind: str, clients: int, seconds: float) ->
 
     def body(k: int) -> tuple[str, bytes]:
         if kind == "expensive":
-            return "/v1/generate", json.dumps({"prompt": "w1 w2", "strategy": "sample", "num": 1_000,
+            return "/v1/generate", json.dumps({"prompt": "w1 w2", "strategy": "sample", "num": 400,
                                                "max_words": 10_000, "min_words": 10_000, "seed": k}).encode()
         if k % 2:
             words = " ".join(f"w{rng.randrange(VOCAB - 4)}" for _ in range(3_000))[:20_000]
@@ -169,9 +204,12 @@ async def abusive_clients(port: int, kind: str, clients: int, seconds: float) ->
                 if writer is None:
                     reader, writer = await asyncio.open_connection(HOST, port)
                 path, data = body(k)
-                status, _ = await asyncio.wait_for(_request(reader, writer, "POST", path, data), 120)
+                status, _, close = await asyncio.wait_for(_request(reader, writer, "POST", path, data), 120)
                 statuses[str(status)] += 1
-            except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError, IndexError) as e:
+                if close:
+                    writer.close()
+                    reader = writer = None
+            except (Dropped, OSError, asyncio.TimeoutError, ValueError) as e:
                 statuses[type(e).__name__] += 1
                 if writer is not None:
                     writer.close()

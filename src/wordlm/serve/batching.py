@@ -63,7 +63,8 @@ DEFAULT_MAX_COMPUTE_S = 10.0  # seconds of model time one request (or one batch)
 DEFAULT_MAX_QUEUE = 256  # requests waiting for or in the model; more are refused at once (503)
 DEFAULT_QUEUE_TIMEOUT_S = 30.0  # a request that waited this long without starting is refused (503)
 MAX_BATCH_CHARS = 1 << 18  # characters of prompts or lines in one batch: a batch's memory is bounded
-SCORE_CHUNK_CHARS = 1 << 15  # lines are scored this many characters at a time: a cut or a turn for others between
+SCORE_CHUNK_CHARS = 1 << 13  # lines are scored this many characters at a time: a cut or a turn for others between
+LONG_CHARS = 2_000  # a request with more characters than this runs in a batch of its own (never slowing short ones)
 STUCK_GRACE_S = 2.0  # past its budget by this much, the worker is "stuck" (/healthz) and callers answered
 POLL = 0.0005  # seconds between looks at the requests on their way while a batch waits
 BUSY = 1.5  # mean rows of recent batches above which a batch waits its max_wait for company
@@ -346,7 +347,7 @@ class MicroBatcher:
                 continue
             self.running_since = time.monotonic()
             try:
-                self._execute(live, may_yield=live[0].kind != "next")
+                self._execute(live, may_yield=live[0].kind != "next" or live[0].cost > LONG_CHARS)
             finally:
                 self.running_since = None
 
@@ -383,7 +384,7 @@ class MicroBatcher:
                     self._held.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            first = next((j for j in self._held if j is not _STOP and j.kind != "call"), None)
+            first = next((j for j in self._held if j is not _STOP and j.kind != "call" and j.cost <= LONG_CHARS), None)
             if first is None:
                 return 0.0
             self._held.remove(first)
@@ -421,7 +422,7 @@ class MicroBatcher:
         batch, rows, cost, skipped, waited = [first], first.rows, first.cost, [], False
         deadline = time.monotonic() + (self.max_wait if wait else 0.0)
         try:
-            while rows < self.max_batch:
+            while rows < self.max_batch and first.cost <= LONG_CHARS:
                 if self._held:
                     job = self._held.popleft()
                 else:
@@ -439,8 +440,8 @@ class MicroBatcher:
                 if job is _STOP:
                     skipped.append(job)
                     break
-                if job.kind != first.kind or job.key != first.key:
-                    skipped.append(job)  # another kind: it starts a later batch
+                if job.kind != first.kind or job.key != first.key or job.cost > LONG_CHARS:
+                    skipped.append(job)  # another kind, or a long one: it starts a later batch
                     continue
                 if rows + job.rows > self.max_batch or cost + job.cost > MAX_BATCH_CHARS:
                     skipped.append(job)

@@ -32,7 +32,8 @@ MAX_TOP = 10_000  # next words or fill-in words returned by one request
 MAX_TEXT_CHARS = 20_000  # characters of one text (a prompt, a line, a hypothesis): a sentence, not a book
 MAX_UTTERANCES = 10_000  # utterances of one batch /v1/rerank request
 MAX_HYPS = 20_000  # hypotheses of one /v1/rerank request, all utterances together
-MAX_CELLS = 1 << 25  # rows × vocabulary of one decoding step (128 MiB of float32 log-probabilities)
+MAX_CELLS = 1 << 22  # rows × vocabulary of one decoding step (16 MiB of float32 log-probabilities; a step's
+#                      sampling or pruning is a few passes over them, so this also bounds the time between steps)
 DEFAULT_TOP = 10  # as `wordlm next` and `wordlm fill`
 NBEST_FORMATS = ("auto", "jsonl", "tsv", "hyporadise", "mlm", "nemo", "srilm")  # those a single text can hold
 
