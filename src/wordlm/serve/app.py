@@ -244,7 +244,8 @@ def create_app(lm, *, max_batch: int = DEFAULT_MAX_BATCH, max_wait_ms: float = D
         _declare_bearer(app)
     app.add_middleware(Arrivals, batcher=batcher)  # inside the guard: requests it let through
     app.add_middleware(Guard, api_key=api_key, max_body=max_body, loopback_only=loopback_only,
-                       client_timeout=client_timeout, max_buffered=max_buffered)
+                       client_timeout=client_timeout, max_buffered=max_buffered,
+                       stopping=lambda: batcher.drain_deadline is not None)
     return app
 
 

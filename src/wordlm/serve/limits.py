@@ -99,8 +99,9 @@ class Guard:
 
     def __init__(self, app, api_key: str | None = None, max_body: int = DEFAULT_MAX_BODY,
                  loopback_only: bool = False, client_timeout: float = DEFAULT_CLIENT_TIMEOUT,
-                 max_buffered: int = DEFAULT_MAX_BUFFERED):
+                 max_buffered: int = DEFAULT_MAX_BUFFERED, stopping=None):
         self.app = app
+        self.stopping = stopping  # () -> bool: while the server stops, every answer says Connection: close
         self.api_key = api_key_bytes(api_key)
         self.max_body = max_body
         self.loopback_only = loopback_only
@@ -116,6 +117,8 @@ class Guard:
         async def tracked(message):
             if message["type"] == "http.response.start":
                 state["started"] = True
+                if self.stopping is not None and self.stopping():  # the client must not send more on it
+                    message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
             elif message["type"] == "http.response.body" and not message.get("more_body", False):
                 state["complete"] = True
             await send(message)

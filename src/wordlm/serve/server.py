@@ -48,6 +48,8 @@ DEFAULT_PORT = 8000
 DEFAULT_DRAIN_SECONDS = 10.0  # after SIGTERM, every client has its answer (or a 503) within this bound
 DEFAULT_MAX_CONNECTIONS = 2048  # open connections; more get a JSON 503 and are closed
 KEEP_ALIVE_S = 5  # seconds an idle keep-alive connection stays open (uvicorn's default)
+IDLE_CLOSE_GRACE_S = 1.0  # at the stop, an idle keep-alive connection is closed this long after: a request
+#                          already on its way is answered (503 "stopping", Connection: close), not cut off
 MAX_HEAD_BYTES = 16 << 10  # a request line and headers longer than this: 400 (h11's own default, set explicitly)
 FD_RESERVE = 256  # descriptors kept for the model, logs and files beyond one per connection
 log = logging.getLogger("wordlm.serve")
@@ -144,6 +146,19 @@ class _Protocol(H11Protocol):
             return  # a request is being answered
         self._close_with(408, f"the request's headers did not arrive within {self.client_timeout:g} s (the "
                               "server's --client-timeout)", "timeout")
+
+    def shutdown(self) -> None:
+        """The server stops. uvicorn closes an idle keep-alive connection at once, under a request the
+        client may have just sent (a dropped request); here it gets `IDLE_CLOSE_GRACE_S` more, and
+        whatever arrives is answered with Connection: close (the application says it while stopping)."""
+        if self.cycle is None or self.cycle.response_complete:
+            self.loop.call_later(IDLE_CLOSE_GRACE_S, self._close_if_idle)
+        else:
+            self.cycle.keep_alive = False
+
+    def _close_if_idle(self) -> None:
+        if (self.cycle is None or self.cycle.response_complete) and not self.transport.is_closing():
+            super().shutdown()
 
     def send_400_response(self, msg: str) -> None:
         self._disarm()
