@@ -146,22 +146,28 @@ async def normal_clients(port: int, clients: int, seconds: float, limit: int = 1
     async def client(k: int):
         i = k
         reader = writer = None
+        fresh = False
         while time.monotonic() < stop_at and len(latencies) < limit:
             try:
                 if writer is None:
                     reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), 10)
+                    fresh = True
                 i += clients
                 t = time.perf_counter()
                 status, _, close = await asyncio.wait_for(_request(reader, writer, "POST", "/v1/next",
                                                                    pool[i % len(pool)]), 30)
                 latencies.append(time.perf_counter() - t)
+                fresh = False
                 if status != 200:
                     errors[str(status)] += 1
                 if close:
                     writer.close()
                     reader = writer = None
             except (Dropped, OSError, asyncio.TimeoutError, ValueError) as e:
-                errors[type(e).__name__] += 1
+                # a drop on a connection that never carried an answer: reset before the server took it
+                # (the kernel resets the listener's backlog when it closes); on a used one: a lost answer
+                name = type(e).__name__
+                errors[name + ("_new_connection" if isinstance(e, Dropped) and fresh else "")] += 1
                 if writer is not None:
                     writer.close()
                 reader = writer = None
