@@ -25,8 +25,9 @@ JSON, `{"error": "<field>: <problem>", "detail": [{"loc", "msg", "type"}]}` (`li
 request was cut after its compute budget (`batching.Unavailable`), 500 for a bug (its type and a
 reference; the traceback in the server's log; the connection and the server go on).
 
-Not here: the batching (`batching.py`), the checks before the endpoints (`limits.py`), the request
-fields (`schemas.py`), starting a server (`server.py`).
+Not here: the batching (`batching.py`), the compute budget (`budget.py`), batch n-best lists
+(`reranking.py`), the checks before the endpoints (`limits.py`), the request fields (`schemas.py`),
+starting a server (`server.py`).
 """
 
 from __future__ import annotations
@@ -48,9 +49,11 @@ from wordlm.errors import WordlmError
 from wordlm.jsonfile import strict
 from wordlm.serve import schemas as s
 from wordlm.serve.batching import (DEFAULT_MAX_BATCH, DEFAULT_MAX_COMPUTE_S, DEFAULT_MAX_QUEUE, DEFAULT_MAX_WAIT_MS,
-                                   DEFAULT_QUEUE_TIMEOUT_S, Arrivals, MicroBatcher, Unavailable)
+                                   DEFAULT_QUEUE_TIMEOUT_S, Arrivals, MicroBatcher)
+from wordlm.serve.budget import Unavailable
 from wordlm.serve.limits import (DEFAULT_CLIENT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_MAX_BUFFERED, Guard, api_key_bytes,
                                  error_body)
+from wordlm.serve.reranking import read_nbest_text, rerank_in_parts, utterances_of
 
 log = logging.getLogger("wordlm.serve")
 ERRORS = {422: {"model": s.ErrorOut, "description": "A field out of range, or input the model refuses"}}
@@ -201,15 +204,15 @@ def create_app(lm, *, max_batch: int = DEFAULT_MAX_BATCH, max_wait_ms: float = D
             if req.nbest is not None:
                 import asyncio
 
-                utts = await asyncio.to_thread(_read_nbest, req.nbest, req.format, am, req.beam_size)
+                utts = await asyncio.to_thread(read_nbest_text, req.nbest, req.format, am, req.beam_size)
             else:
                 objects = [{"utt_id": req.utt_id, "ref": req.ref, "hyps": req.hyps}] if req.hyps is not None \
                     else req.utterances
-                utts = _utterances(objects, am, field)
+                utts = utterances_of(objects, am, field)
         except WordlmError as e:
             raise refused(e, field, infer=False) from None
         try:
-            records = await batcher.call(_rerank_in_parts, lm, utts, lm_weight=req.lm_weight,
+            records = await batcher.call(rerank_in_parts, lm, utts, lm_weight=req.lm_weight,
                                          word_bonus=req.word_bonus, am=am, all_hyps=req.all)
         except WordlmError as e:  # e.g. a total that overflows: this request's numbers, not a bug
             raise refused(e, field, infer=False) from None
@@ -267,100 +270,6 @@ def _without_paths(described: dict) -> dict:
     if isinstance(corpus, dict) and isinstance(corpus.get("files"), list):
         described = {**described, "corpus": {**corpus, "files": [os.path.basename(str(f)) for f in corpus["files"]]}}
     return described
-
-
-def _texts(obj: dict, field: str, index: int | None) -> dict:
-    """An utterance object with its texts read as the CLI reads lines (`schemas.one_line`)."""
-    if not isinstance(obj, dict):
-        return obj
-    at = field if index is None else f"{field}[{index}]"
-    out = dict(obj)
-    try:
-        if isinstance(out.get("ref"), str):
-            out["ref"] = s.one_line(out["ref"])
-        if isinstance(out.get("hyps"), list):
-            hyps = []
-            for i, h in enumerate(out["hyps"]):
-                if isinstance(h, dict) and isinstance(h.get("text"), str):
-                    try:
-                        h = {**h, "text": s.one_line(h["text"])}
-                    except ValueError as e:
-                        raise ValueError(f"hypothesis {i + 1}: text {e}") from None
-                hyps.append(h)
-            out["hyps"] = hyps
-    except ValueError as e:
-        raise ServiceError(422, field, f"{at}: {e}") from None
-    return out
-
-
-def _utterances(objects: list, am: dict, field: str) -> list:
-    """The `nbest.Utterance`s of jsonl-style objects, validated as a file's lines would be."""
-    from wordlm.errors import InputError
-    from wordlm.nbest import utterance_from_json
-
-    utts, seen, hyps = [], set(), 0
-    for i, obj in enumerate(objects):
-        at = field if field == "hyps" else f"{field}[{i}]"
-        utt = utterance_from_json(_texts(obj, field, None if field == "hyps" else i), am, at)
-        if utt.utt_id in seen:
-            raise InputError(f"{at}: duplicate utterance id {utt.utt_id!r}")
-        seen.add(utt.utt_id)
-        hyps += len(utt.hyps)
-        if hyps > s.MAX_HYPS:
-            raise InputError(f"more than {s.MAX_HYPS:,} hypotheses in one request: split the batch")
-        utts.append(utt)
-    return utts
-
-
-RERANK_PART_HYPS = 512  # hypotheses per model call of a batch rerank: a cut, or a turn for others, between
-
-
-def _rerank_in_parts(lm, utts: list, **weights) -> list[dict]:
-    """`lm.rerank(utts, **weights)`, a few hundred hypotheses at a time (the scorer's trie calls the
-    network directly, past the watched primitives): the budget is checked between parts."""
-    from wordlm.serve.batching import checkpoint
-
-    records, part, size = [], [], 0
-    for utt in utts:
-        part.append(utt)
-        size += len(utt.hyps)
-        if size >= RERANK_PART_HYPS:
-            checkpoint()
-            records += lm.rerank(part, **weights)
-            part, size = [], 0
-    if part:
-        checkpoint()
-        records += lm.rerank(part, **weights)
-    return records
-
-
-def _read_nbest(text: str, fmt: str, am: dict, beam_size: int | None) -> list:
-    """The utterances of an n-best file given as text, read by the CLI's own reader (`read_nbest`);
-    its errors name `nbest` (and the line) instead of a temporary file."""
-    import os
-    import tempfile
-
-    from wordlm.errors import InputError
-    from wordlm.nbest import read_nbest
-
-    with tempfile.TemporaryDirectory(prefix="wordlm-nbest-") as folder:
-        path = os.path.join(folder, "nbest")
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        try:
-            utts, hyps = [], 0
-            for utt in read_nbest(path, fmt, required=am, beam_size=beam_size):
-                hyps += len(utt.hyps)
-                if len(utts) >= s.MAX_UTTERANCES or hyps > s.MAX_HYPS:
-                    raise InputError(f"more than {s.MAX_UTTERANCES:,} utterances or {s.MAX_HYPS:,} hypotheses in one "
-                                     "request: split the n-best file")
-                for h in utt.hyps:
-                    if "\n" in h.text:
-                        raise InputError(f"utterance {utt.utt_id}: a hypothesis holds a line break")
-                utts.append(utt)
-        except InputError as e:
-            raise InputError(str(e).replace(path, "nbest").replace(folder + os.sep, "")) from None
-        return utts
 
 
 def _options(req):

@@ -25,9 +25,9 @@ worker thread, in arrival order with the batches.
 
 Nothing a client sends holds the model for long (docs/guarantees.md, "The service"):
 - **compute budget**: a request (or a batch) that has used `max_compute_s` of the worker's time is
-  cut at its next model call (every primitive the library calls goes through `watch_model`'s check:
-  `start`, `step`, `next_logprobs`, the stream scorers, `begin`/`extend`/`advance`); its client gets
-  `Unavailable` 504 with the reason;
+  cut at its next model call (`budget.py`: every primitive the library calls is checked); its
+  client gets `Unavailable` 504 with the reason; a long request gives way to the short ones
+  waiting at each of those calls;
 - **cancellation**: a request whose client has gone away (`limits.Guard` cancels its task) is
   dropped before it runs, and cut at its next model call while it runs (a batch: once every
   request in it has gone);
@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import functools
 import queue
 import threading
 import time
@@ -55,6 +54,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from wordlm.errors import WordlmError
+from wordlm.serve.budget import Budget, Cut, Unavailable, worker_state, watch_model
+
+__all__ = ["MicroBatcher", "Arrivals", "Unavailable", "DEFAULT_MAX_BATCH", "DEFAULT_MAX_WAIT_MS"]
 
 DEFAULT_MAX_BATCH = 64  # rows per model call: the scorer's own forward-pass batch (inference.streams.MAX_BATCH)
 DEFAULT_MAX_WAIT_MS = 2.0  # how long a batch may wait for company; a lone request pays at most this
@@ -69,24 +71,6 @@ STUCK_GRACE_S = 2.0  # past its budget by this much, the worker is "stuck" (/hea
 POLL = 0.0005  # seconds between looks at the requests on their way while a batch waits
 BUSY = 1.5  # mean rows of recent batches above which a batch waits its max_wait for company
 LOOP_POLL = 0.25  # seconds between the event loop's looks at a waiting request's bounds
-
-
-class Unavailable(Exception):
-    """The service did not (or no longer could) do a request: `status` 503 (busy, stopping, waited
-    too long) or 504 (cut after its compute budget), a one-line reason, `retry_after` seconds."""
-
-    def __init__(self, status: int, message: str, retry_after: int | None = None):
-        super().__init__(message)
-        self.status, self.message, self.retry_after = status, message, retry_after
-
-
-class _Cut(BaseException):
-    """Raised at a model call to stop a request's work (a BaseException, so that no `except
-    Exception` of the library swallows it). `error`: what its callers get (None: nobody waits)."""
-
-    def __init__(self, error: Unavailable | None):
-        super().__init__(error.message if error else "every caller went away")
-        self.error = error
 
 
 @dataclass
@@ -124,70 +108,6 @@ class Stats:
 
 
 _STOP = object()
-_local = threading.local()  # the worker thread's current budget (`_Budget`); other threads have none
-WATCHED = ("start", "step", "next_logprobs", "stream_logprobs", "stream_logprobs_flat", "stream_logprobs_packed",
-           "begin", "extend", "advance")
-
-
-def watch_model(lm) -> None:
-    """Put the budget check before each of `lm`'s primitives (the `WATCHED` methods it has), as
-    instance attributes: the library's own calls (`self.step(...)`) go through them. The check does
-    nothing outside a job of the service's worker thread, so `lm` stays usable elsewhere."""
-    attributes = getattr(lm, "__dict__", None)
-    if attributes is None or attributes.get("_serve_watched"):
-        return
-    for name in WATCHED:
-        method = getattr(lm, name, None)
-        if callable(method):
-            try:
-                setattr(lm, name, _checked(method))
-            except (AttributeError, TypeError):  # a read-only attribute: left unwatched
-                pass
-    attributes["_serve_watched"] = True
-
-
-def checkpoint() -> None:
-    """The budget's check, for work in the worker thread between calls that are not watched (a
-    no-op elsewhere): where a long job made of parts may be cut, or give way to waiting requests."""
-    budget = getattr(_local, "budget", None)
-    if budget is not None:
-        budget.check()
-
-
-def _checked(method):
-    @functools.wraps(method)
-    def call(*args, **kwargs):
-        budget = getattr(_local, "budget", None)
-        if budget is not None:
-            budget.check()
-        return method(*args, **kwargs)
-
-    return call
-
-
-class _Budget:
-    """What the worker's current batch may still do: checked before every model call. A long request
-    (`may_yield`) also gives way there: the next words and scores waiting meanwhile are answered
-    before its next model call (the model's calls carry no hidden state between them: rows in, rows
-    out), so a small request waits for one step of a long one, not for all of it. The time given
-    away is not counted against the long request's budget."""
-
-    def __init__(self, batcher: "MicroBatcher", jobs: list, deadline: float, may_yield: bool = False):
-        self.batcher, self.jobs, self.deadline, self.may_yield = batcher, jobs, deadline, may_yield
-
-    def check(self) -> None:
-        if all(j.cancelled for j in self.jobs):
-            raise _Cut(None)
-        now = time.monotonic()
-        drain = self.batcher.drain_deadline
-        if drain is not None and now >= drain:
-            raise _Cut(self.batcher.stopping())
-        if now >= self.deadline:
-            raise _Cut(self.batcher.over_budget())
-        if self.may_yield:
-            self.deadline += self.batcher._serve_waiting()
-
-
 class MicroBatcher:
     """Runs the model in one worker thread; `await` its methods from the event loop.
 
@@ -353,11 +273,11 @@ class MicroBatcher:
 
     def _execute(self, live: list[Job], may_yield: bool) -> None:
         """Run a batch under its budget; every job gets its answer or its error."""
-        outer = getattr(_local, "budget", None)
-        _local.budget = _Budget(self, live, time.monotonic() + self.max_compute, may_yield)
+        outer = getattr(worker_state, "budget", None)
+        worker_state.budget = Budget(self, live, time.monotonic() + self.max_compute, may_yield)
         try:
             self._run(live)
-        except _Cut as cut:
+        except Cut as cut:
             if cut.error is None:
                 self.stats.dropped += len(live)
             else:
@@ -368,7 +288,7 @@ class MicroBatcher:
             for j in live:
                 _answer(j, error=e)
         finally:
-            _local.budget = outer
+            worker_state.budget = outer
             self.finished += len(live)
 
     def _serve_waiting(self) -> float:
