@@ -49,7 +49,7 @@ def test_a_request_over_its_compute_budget_is_cut_with_a_json_504(seq_lm):
         start = time.monotonic()
         r = c.post("/v1/generate", json={**SLOW_GENERATE, "num": 16, "min_words": 2_000, "max_words": 2_000})
         body = is_json_error(r, 504)
-        assert "0.3 s of model time" in body["error"] and time.monotonic() - start < 5
+        assert "0.3 s of model time" in body["error"] and time.monotonic() - start < 8
         assert c.post("/v1/next", json={"prompt": "jack"}).status_code == 200  # the model is free again
         assert c.get("/healthz").json() == {"status": "ok"}
         assert c.get("/v1/info").json()["serve"]["stats"]["cut"] == 1
@@ -82,7 +82,7 @@ def test_work_for_a_client_that_went_away_is_cancelled(seq_lm):
     batcher = MicroBatcher(seq_lm, max_compute_s=60)
     words, seconds = asyncio.run(scenario(batcher))
     batcher.close(5)
-    assert len(words) == 3 and seconds < 1.0
+    assert len(words) == 3 and seconds < 3.0  # not the minutes the abandoned work would take
     assert batcher.stats.dropped == 1 and batcher.stats.cut == 0 and calls
 
 
@@ -112,7 +112,7 @@ def test_small_requests_wait_for_one_step_of_a_long_one_not_all_of_it(seq_lm):
     batcher = MicroBatcher(seq_lm, max_compute_s=60)
     waits = asyncio.run(scenario(batcher))
     batcher.close(5)
-    assert max(waits) < 0.5, waits
+    assert max(waits) < 2.0, waits  # one step (milliseconds here), not the long one's 60 s
 
 
 def test_a_decoding_step_too_large_for_memory_is_refused(seq_lm, monkeypatch):
@@ -150,7 +150,7 @@ def test_a_disconnecting_client_cancels_its_request(seq_lm):
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
         conn.request("POST", "/v1/next", json.dumps({"prompt": "jack"}), {"Content-Type": "application/json"})
         assert conn.getresponse().status == 200
-        assert time.monotonic() - start < 2, "the next request waited for the abandoned one"
+        assert time.monotonic() - start < 3, "the next request waited for the abandoned one"
         assert app.state.batcher.stats.dropped == 1
 
 
@@ -446,11 +446,11 @@ def test_a_lone_client_after_a_burst_waits_once_at_most(seq_lm):
             times.append(time.monotonic() - start)
         return times
 
-    batcher = MicroBatcher(seq_lm, max_batch=64, max_wait_ms=300)
+    batcher = MicroBatcher(seq_lm, max_batch=64, max_wait_ms=1000)
     batcher.busy = 64.0  # as after a burst of full batches
     times = asyncio.run(lone(batcher))
     batcher.close(5)
-    assert times[0] >= 0.25 and max(times[1:]) < 0.2, times
+    assert times[0] >= 0.95 and max(times[1:]) < 0.5, times  # one wait of 1 s, then none
 
 
 # -- the page, info --------------------------------------------------------------------------------
