@@ -376,6 +376,8 @@ def test_text_rule_bom_dropped_newline_refused(seq_lm):
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "lines", 1]
         r = c.post("/v1/rerank", json={"hyps": [{"text": "jack\njill", "score": 0}]})
         assert r.status_code == 422 and "line break" in r.json()["error"]
+        trailing = c.post("/v1/score", json={"text": "jack and jill\r\n"}).json()  # one line end: a file's line
+        assert trailing["text"] == "jack and jill" and trailing["logprob"] == pytest.approx(plain["logprob"], abs=1e-6)
         nexts = c.post("/v1/next", json={"prompt": "\ufeffjack and", "top": 3}).json()
         assert [w["word"] for w in nexts["words"]] == [w.word for w in seq_lm.next_words("jack and", 3)]
 

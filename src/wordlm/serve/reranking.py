@@ -104,8 +104,7 @@ def read_nbest_text(text: str, fmt: str, am: dict, beam_size: int | None) -> lis
                     raise InputError(f"more than {s.MAX_UTTERANCES:,} utterances or {s.MAX_HYPS:,} hypotheses in one "
                                      "request: split the n-best file")
                 for h in utt.hyps:
-                    if "\n" in h.text:
-                        raise InputError(f"utterance {utt.utt_id}: a hypothesis holds a line break")
+                    h.text = s.one_line_or_error(h.text, f"utterance {utt.utt_id}: hypothesis")
                 utts.append(utt)
         except InputError as e:
             raise InputError(str(e).replace(path, "nbest").replace(folder + os.sep, "")) from None

@@ -12,9 +12,9 @@ and the service's own `MAX_LINES` (lines, hypotheses or candidates per request),
 `MAX_TEXT_CHARS` (one text: a prompt, a line, a hypothesis), `MAX_UTTERANCES` and `MAX_HYPS` (a batch
 of n-best lists); the body's size (`limits.py`) and the compute budget (`batching.py`) bound the rest.
 
-Every text is one line, read as the CLI reads a line of a file (`Text`): a leading byte-order mark
-(U+FEFF) is dropped; a line break inside is refused (422), since the CLI would read two lines
-(send several lines as `lines`).
+Every text is one line, read as the CLI reads a line of a file (`Text`, `wordlm.text.one_line`): a
+leading byte-order mark (U+FEFF) and one trailing line end (`\n`, `\r\n`) are dropped; a line break
+inside is refused (422), since the CLI would read two lines (send several lines as `lines`).
 Not here: running the requests (`app.py`).
 """
 
@@ -25,6 +25,7 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from wordlm.decoding.options import LENGTH_NORMS, MAX_BEAM, MAX_NUM, MAX_WORDS, STRATEGIES
+from wordlm.errors import InputError
 from wordlm.running_text import MAX_CONTEXT_TOKENS
 
 MAX_LINES = 1_000  # lines (score, perplexity), hypotheses (rerank) or candidates (next) in one request
@@ -38,16 +39,42 @@ DEFAULT_TOP = 10  # as `wordlm next` and `wordlm fill`
 NBEST_FORMATS = ("auto", "jsonl", "tsv", "hyporadise", "mlm", "nemo", "srilm")  # those a single text can hold
 
 
+def _same_rule(text: str, what: str = "text") -> str:
+    """`wordlm.text.one_line` where this wordlm has no such function (the same rule, spelled out)."""
+    if text[:1] == "\ufeff":
+        text = text[1:]
+    if text[-1:] == "\n":
+        text = text[:-1]
+    if "\n" in text:
+        raise InputError(f"{what}: a line break inside the text ({text[:40]!r}…): a text is one line, one sentence; "
+                         "split it into lines first")
+    return text.rstrip("\r") if text[-1:] == "\r" else text
+
+
+try:  # the one text rule of the CLI, the API and the service
+    from wordlm.text import one_line as _rule
+except ImportError:  # pragma: no cover - a wordlm before the rule had its own function
+    _rule = _same_rule
+
+
 def one_line(value: str) -> str:
-    """A text as the CLI reads a line: a leading byte-order mark dropped; a line break refused."""
-    if value.startswith("\ufeff"):
-        value = value[1:]
-    if "\n" in value:
-        raise ValueError("holds a line break: a text is one line, as in a file the CLI reads (send several "
-                         "lines as a list)")
+    """A text read as the CLI reads a line of a file (`wordlm.text.one_line`: a leading byte-order mark
+    and one trailing line end dropped; a line break inside refused), at most `MAX_TEXT_CHARS`."""
+    try:
+        value = _rule(value, "text")
+    except InputError as e:
+        raise ValueError(str(e).removeprefix("text: ")) from None
     if len(value) > MAX_TEXT_CHARS:
         raise ValueError(f"{len(value):,} characters: at most {MAX_TEXT_CHARS:,} in one text")
     return value
+
+
+def one_line_or_error(value: str, what: str) -> str:
+    """`one_line` with its problem as an `InputError` naming `what` (for texts read from n-best files)."""
+    try:
+        return one_line(value)
+    except ValueError as e:
+        raise InputError(f"{what}: {e}") from None
 
 
 Text = Annotated[str, AfterValidator(one_line)]
