@@ -17,10 +17,6 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from wordlm.serve.batching import MicroBatcher
 
 
 class Unavailable(Exception):
@@ -89,7 +85,9 @@ class Budget:
     out), so a small request waits for one step of a long one, not for all of it. The time given
     away is not counted against the long request's budget."""
 
-    def __init__(self, batcher: "MicroBatcher", jobs: list, deadline: float, may_yield: bool = False):
+    def __init__(self, batcher, jobs: list, deadline: float, may_yield: bool = False):
+        """`batcher`: the worker's owner (`batching.MicroBatcher`: its drain bound, its errors, its
+        `_serve_waiting`; not imported here, which would be a circle)."""
         self.batcher, self.jobs, self.deadline, self.may_yield = batcher, jobs, deadline, may_yield
 
     def check(self) -> None:
