@@ -56,6 +56,7 @@ from wordlm.serve.limits import (DEFAULT_CLIENT_TIMEOUT, DEFAULT_MAX_BODY, DEFAU
 from wordlm.serve.reranking import read_nbest_text, rerank_in_parts, utterances_of
 
 log = logging.getLogger("wordlm.serve")
+DECODING_FIELDS = tuple(name for name in s.GenerateRequest.model_fields if name != "prompt")
 ERRORS = {422: {"model": s.ErrorOut, "description": "A field out of range, or input the model refuses"}}
 
 
@@ -67,13 +68,17 @@ class ServiceError(Exception):
         self.status, self.field, self.message = status, field, message
 
 
-def refused(e: WordlmError, field: str, infer: bool = True) -> ServiceError:
+def refused(e: WordlmError, field: str, infer: bool = True, fields=()) -> ServiceError:
     """A library error about a request's input, as a 422 naming `field` (or, with `infer`, the option
-    the message names), options spelled as JSON spells them: `--beam-size` → `beam_size`."""
+    the message names, `--beam-size` → `beam_size`, or else the first of `fields` it names)."""
     message = str(e)
     named = re.search(r"--([a-z][a-z-]*)", message)
     if named and infer:
         field = named.group(1).replace("-", "_")
+    elif infer and fields:  # a Python-worded message names the argument as Python spells it: `num (5) …`
+        found = [(m.start(), name) for name in fields if (m := re.search(rf"(?<![\w-]){name}(?![\w-])", message))]
+        if found:
+            field = min(found)[1]
     message = re.sub(r"--([a-z][a-z-]*)", lambda m: m.group(1).replace("-", "_"), message)
     return ServiceError(422, field, message)
 
@@ -179,7 +184,7 @@ def create_app(lm, *, max_batch: int = DEFAULT_MAX_BATCH, max_wait_ms: float = D
             options = _decode_options(req, lm.vocab_size)
             hyps, caught = await batcher.call(_with_warnings, _generate, lm, req.prompt, options)
         except WordlmError as e:
-            raise refused(e, "prompt") from None
+            raise refused(e, "prompt", fields=DECODING_FIELDS) from None
         return _json({"hypotheses": [h.to_json() for h in hyps], "warnings": caught})
 
     # -- reranking -------------------------------------------------------------------------------
