@@ -131,8 +131,11 @@ def test_page_suggests_completes_and_shades(browser, served, tmp_path):
     _screenshot(driver, tmp_path / "serve.png", os.environ.get("WORDLM_SCREENSHOT"))
 
     # click a completion: it becomes the text
+    assert all(i.find_element("tag name", "small").text.startswith("continuation ln p") for i in shown)
+    assert driver.find_element("id", "figures").text.startswith("sentence ln p")  # two labels, two quantities
     shown[0].click()
     assert box.get_attribute("value").strip() == f"{sentence.strip()} {beam[0]['continuation']}".strip()
+    assert driver.find_elements("css selector", "#completions .completion") == []  # the old list is gone
 
     # a phone-sized window: nothing wider than the screen, the chips still there to tap
     driver.set_window_size(390, 844)

@@ -21,6 +21,11 @@ DEFAULT_MAX_BATCH = 64
 DEFAULT_MAX_WAIT_MS = 2.0
 MAX_BATCH_LIMIT = 4096
 DEFAULT_MAX_BODY = 1 << 20
+DEFAULT_MAX_COMPUTE_S = 10.0
+DEFAULT_MAX_QUEUE = 256
+DEFAULT_DRAIN_SECONDS = 10.0
+DEFAULT_MAX_CONNECTIONS = 2048
+DEFAULT_CLIENT_TIMEOUT = 10.0
 
 
 @cli.command(epilog="Example: wordlm serve rhyme --port 8000")
@@ -37,34 +42,53 @@ DEFAULT_MAX_BODY = 1 << 20
               help="Require Authorization: Bearer KEY on /v1/ (or set WORDLM_API_KEY, which ps does not show).")
 @click.option("--max-body-bytes", type=click.IntRange(1024, 1 << 30), default=DEFAULT_MAX_BODY, show_default=True,
               help="Largest request body; larger ones get 413.")
+@click.option("--max-compute-seconds", type=click.FloatRange(0.1, 86_400), default=DEFAULT_MAX_COMPUTE_S,
+              show_default=True, help="Model time one request may use; a longer one is cut and answered 504.")
+@click.option("--max-queue", type=click.IntRange(1, 1_000_000), default=DEFAULT_MAX_QUEUE, show_default=True,
+              help="Requests waiting for (or in) the model; more are answered 503 at once.")
+@click.option("--max-connections", type=click.IntRange(1, 1_000_000), default=DEFAULT_MAX_CONNECTIONS,
+              show_default=True, help="Open connections; more are answered 503 and closed.")
+@click.option("--client-timeout", type=click.FloatRange(0.1, 3600), default=DEFAULT_CLIENT_TIMEOUT, show_default=True,
+              help="Seconds a client has to send a request's headers, then its body (slower: 408, closed).")
+@click.option("--drain-seconds", type=click.FloatRange(0, 3600), default=DEFAULT_DRAIN_SECONDS, show_default=True,
+              help="After SIGTERM, requests in flight are answered or cut (503) within this bound, then exit 0.")
 @click.option("--access-log", is_flag=True, help="Log every request on stderr.")
 @handle_errors
-def serve(model, host, port, max_batch, max_wait_ms, api_key, max_body_bytes, access_log):
+def serve(model, host, port, max_batch, max_wait_ms, api_key, max_body_bytes, max_compute_seconds, max_queue,
+          max_connections, client_timeout, drain_seconds, access_log):
     """Serve MODEL over HTTP: JSON endpoints mirroring score, perplexity, next, fill, generate and
     rerank under /v1/, the schema at /openapi.json, and a next-word page at /.
 
     Concurrent requests for next words and scores are gathered (up to --max-batch rows or
-    --max-wait-ms) into one model call. SIGTERM finishes the requests in flight and exits 0.
+    --max-wait-ms) into one model call. No request holds the model past --max-compute-seconds; a
+    client that goes away has its work cancelled. SIGTERM stops accepting, answers or cuts what is
+    in flight within --drain-seconds and exits 0. The API key's leading and trailing spaces are
+    dropped (HTTP drops them from the header). Limits: docs/serve.md.
     """
     from wordlm.saving import read_config
-    from wordlm.serve.limits import is_loopback
-    from wordlm.serve.server import bind, exposure_warning, run
+    from wordlm.serve.limits import api_key_bytes
+    from wordlm.serve.server import bind, bound_loopback, exposure_warning, run
 
-    if api_key is not None and not api_key.strip():
-        raise click.BadParameter("the API key is empty", param_hint="--api-key")
+    try:
+        api_key_bytes(api_key)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--api-key") from None
+    if api_key is not None:
+        api_key = api_key.strip()
     if not os.path.isfile(model):  # a mixture or n-gram file is checked by load_model, before TensorFlow
         read_config(model)  # a missing or broken model directory: at once, before TensorFlow
     sock = bind(host, port)
     try:
-        warning = exposure_warning(host)
+        warning = exposure_warning(host, sock)
         if warning:
             log(warning)
         lm = load_model(model)
         from wordlm.serve import app as service
 
         application = service(lm, max_batch=max_batch, max_wait_ms=max_wait_ms, api_key=api_key,
-                              max_body=max_body_bytes, loopback_only=is_loopback(host))
-        shown = f"[{host}]" if ":" in host else host
+                              max_body=max_body_bytes, loopback_only=bound_loopback(sock),
+                              max_compute_s=max_compute_seconds, max_queue=max_queue, client_timeout=client_timeout)
+        shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
 
         def ready() -> None:
             log(f"serving {model} on http://{shown}:{port}/ (the page; the API under /v1/, its schema at "
@@ -72,7 +96,8 @@ def serve(model, host, port, max_batch, max_wait_ms, api_key, max_body_bytes, ac
                 f"{'API key required' if api_key else 'no API key'}); SIGTERM or Ctrl-C stops")
 
         code = run(application, sock, access_log=access_log, log_level="info" if access_log else "warning",
-                   on_ready=ready)
+                   drain_seconds=drain_seconds, max_connections=max_connections, client_timeout=client_timeout,
+                   on_ready=ready, say=log)
     finally:
         sock.close()
     log("stopped" if code != 1 else "the server did not start")

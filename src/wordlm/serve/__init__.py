@@ -9,10 +9,13 @@ A process that answers many small requests pays TensorFlow's start-up and the mo
 concurrent requests for next words or scores share one batched model call (`batching.py`).
 
 Modules: `app` (the endpoints, mirroring the CLI; the page), `batching` (the micro-batcher and the
-model's worker thread), `schemas` (requests and responses; the OpenAPI schema and the 422s),
-`limits` (host, API key, body size, content type, UTF-8 and JSON checks before any endpoint),
-`server` (binding, uvicorn, signals: what `wordlm serve` runs), `static/` (the page: plain HTML,
-JavaScript and CSS, nothing fetched from elsewhere). Needs the `serve` extra (FastAPI, uvicorn);
+model's worker thread: its queue, drain and readiness), `budget` (the compute budget checked at
+every model call: cuts, cancellation, long requests giving way), `schemas` (requests and responses;
+the OpenAPI schema and the 422s), `reranking` (batch n-best lists for /v1/rerank), `limits` (host,
+API key, body size and time, content type, UTF-8 and JSON checks before any endpoint; a client
+that disconnects cancels its request; a bug is a JSON 500), `server` (binding, uvicorn's protocol
+with the connection cap and the header deadline, signals and the drain: what `wordlm serve` runs),
+`static/` (the page: plain HTML, JavaScript and CSS, nothing fetched from elsewhere). Needs the `serve` extra (FastAPI, uvicorn);
 `import wordlm` does not import this package.
 Not here: any number the model computes (the library's own functions are called).
 """

@@ -8,22 +8,76 @@ unknown field (`"per-token"`) is refused, not guessed at.
 
 Caps, so that one request cannot hold the model for long: the decoding caps of the library
 (`MAX_WORDS`, `MAX_NUM`, `MAX_BEAM` in `decoding.options`), `MAX_CONTEXT_TOKENS` of running text,
-and the service's own `MAX_LINES` (lines, hypotheses or candidates per request) and `MAX_TOP`.
+and the service's own `MAX_LINES` (lines, hypotheses or candidates per request), `MAX_TOP`,
+`MAX_TEXT_CHARS` (one text: a prompt, a line, a hypothesis), `MAX_UTTERANCES` and `MAX_HYPS` (a batch
+of n-best lists); the body's size (`limits.py`) and the compute budget (`batching.py`) bound the rest.
+
+Every text is one line, read as the CLI reads a line of a file (`Text`, `wordlm.text.one_line`): a
+leading byte-order mark (U+FEFF) and one trailing line end (`\n`, `\r\n`) are dropped; a line break
+inside is refused (422), since the CLI would read two lines (send several lines as `lines`).
 Not here: running the requests (`app.py`).
 """
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from wordlm.decoding.options import LENGTH_NORMS, MAX_BEAM, MAX_NUM, MAX_WORDS, STRATEGIES
+from wordlm.errors import InputError
 from wordlm.running_text import MAX_CONTEXT_TOKENS
 
 MAX_LINES = 1_000  # lines (score, perplexity), hypotheses (rerank) or candidates (next) in one request
 MAX_TOP = 10_000  # next words or fill-in words returned by one request
+MAX_TEXT_CHARS = 20_000  # characters of one text (a prompt, a line, a hypothesis): a sentence, not a book
+MAX_UTTERANCES = 10_000  # utterances of one batch /v1/rerank request
+MAX_HYPS = 20_000  # hypotheses of one /v1/rerank request, all utterances together
+MAX_CELLS = 1 << 22  # rows × vocabulary of one decoding step (16 MiB of float32 log-probabilities; a step's
+#                      sampling or pruning is a few passes over them, so this also bounds the time between steps)
 DEFAULT_TOP = 10  # as `wordlm next` and `wordlm fill`
+NBEST_FORMATS = ("auto", "jsonl", "tsv", "hyporadise", "mlm", "nemo", "srilm")  # those a single text can hold
+
+
+def _same_rule(text: str, what: str = "text") -> str:
+    """`wordlm.text.one_line` where this wordlm has no such function (the same rule, spelled out)."""
+    if text[:1] == "\ufeff":
+        text = text[1:]
+    if text[-1:] == "\n":
+        text = text[:-1]
+    if "\n" in text:
+        raise InputError(f"{what}: a line break inside the text ({text[:40]!r}…): a text is one line, one sentence; "
+                         "split it into lines first")
+    return text.rstrip("\r") if text[-1:] == "\r" else text
+
+
+try:  # the one text rule of the CLI, the API and the service
+    from wordlm.text import one_line as _rule
+except ImportError:  # pragma: no cover - a wordlm before the rule had its own function
+    _rule = _same_rule
+
+
+def one_line(value: str) -> str:
+    """A text read as the CLI reads a line of a file (`wordlm.text.one_line`: a leading byte-order mark
+    and one trailing line end dropped; a line break inside refused), at most `MAX_TEXT_CHARS`."""
+    try:
+        value = _rule(value, "text")
+    except InputError as e:
+        raise ValueError(str(e).removeprefix("text: ")) from None
+    if len(value) > MAX_TEXT_CHARS:
+        raise ValueError(f"{len(value):,} characters: at most {MAX_TEXT_CHARS:,} in one text")
+    return value
+
+
+def one_line_or_error(value: str, what: str) -> str:
+    """`one_line` with its problem as an `InputError` naming `what` (for texts read from n-best files)."""
+    try:
+        return one_line(value)
+    except ValueError as e:
+        raise InputError(f"{what}: {e}") from None
+
+
+Text = Annotated[str, AfterValidator(one_line)]
 
 Strategy = Literal[STRATEGIES]  # type: ignore[valid-type]
 LengthNorm = Literal[LENGTH_NORMS]  # type: ignore[valid-type]
@@ -45,8 +99,8 @@ class ScoringOptions(Request):
 class ScoreRequest(ScoringOptions):
     """One sentence (`text`) or several (`lines`): each line is a sentence."""
 
-    text: Optional[str] = Field(None, description="One line; the answer is one score object.")
-    lines: Optional[list[str]] = Field(None, max_length=MAX_LINES,
+    text: Optional[Text] = Field(None, description="One line; the answer is one score object.")
+    lines: Optional[list[Text]] = Field(None, max_length=MAX_LINES,
                                        description="Several lines; the answer is {\"results\": [...]}.")
     per_token: bool = Field(False, description="Also each token's log-probability (`tokens`).")
 
@@ -58,14 +112,14 @@ class ScoreRequest(ScoringOptions):
 
 
 class PerplexityRequest(ScoringOptions):
-    lines: list[str] = Field(..., min_length=1, max_length=MAX_LINES, description="The corpus, one sentence per line.")
+    lines: list[Text] = Field(..., min_length=1, max_length=MAX_LINES, description="The corpus, one sentence per line.")
 
 
 class NextRequest(Request):
-    prompt: str = Field("", description="The beginning of a line (for a --reverse model: its end).")
+    prompt: Text = Field("", description="The beginning of a line (for a --reverse model: its end).")
     top: int = Field(DEFAULT_TOP, ge=1, le=MAX_TOP, description="How many of the most likely next words.")
-    prefix: Optional[str] = Field(None, description="Only words that start with these letters (the word being typed).")
-    candidates: Optional[list[str]] = Field(None, min_length=1, max_length=MAX_LINES,
+    prefix: Optional[Text] = Field(None, description="Only words that start with these letters (the word being typed).")
+    candidates: Optional[list[Text]] = Field(None, min_length=1, max_length=MAX_LINES,
                                             description="Continuations to score instead (one or more words each).")
 
     @field_validator("candidates")
@@ -77,7 +131,7 @@ class NextRequest(Request):
 
 
 class FillRequest(Request):
-    text: str = Field(..., description="A sentence with one `___` to fill in.")
+    text: Text = Field(..., description="A sentence with one `___` to fill in.")
     top: int = Field(DEFAULT_TOP, ge=1, le=MAX_TOP)
 
 
@@ -87,7 +141,7 @@ SAMPLING_ONLY = ("temperature", "top_k", "top_p")
 class GenerateRequest(Request):
     """Every option of `wordlm generate` / `DecodeOptions`, with the same defaults."""
 
-    prompt: str = Field(..., description="The beginning of the line to continue.")
+    prompt: Text = Field(..., description="The beginning of the line to continue.")
     strategy: Strategy = "greedy"
     max_words: int = Field(20, ge=1, le=MAX_WORDS, description="Most words to generate (`</s>` not counted).")
     min_words: int = Field(0, ge=0, le=MAX_WORDS, description="Forbid `</s>` before this many words.")
@@ -99,7 +153,7 @@ class GenerateRequest(Request):
     length_norm: LengthNorm = "none"
     length_penalty: float = Field(1.0, ge=0, description="A, the exponent of length_norm.")
     no_repeat_ngram: Optional[int] = Field(None, ge=1, description="Never repeat an N-gram of the line.")
-    forbid: list[str] = Field(default_factory=list, max_length=MAX_LINES, description="Words never to generate.")
+    forbid: list[Text] = Field(default_factory=list, max_length=MAX_LINES, description="Words never to generate.")
     allow_unk: bool = False
     seed: Optional[int] = Field(None, ge=0, lt=2**32, description="Sampling seed: the same seed, the same output.")
 
@@ -114,17 +168,38 @@ class GenerateRequest(Request):
 
 
 class RerankRequest(Request):
-    """One utterance's n-best list, as a line of a `jsonl` n-best file, and the weights."""
+    """N-best lists and the weights. One utterance as a line of a `jsonl` n-best file (`hyps`, with
+    `utt_id` and `ref`): the answer is its record. A batch: `utterances` (a list of such objects), or
+    `nbest`, the text of an n-best file in any format `wordlm rerank` reads from one file (`format`,
+    `beam_size` for nemo): the answer is {"results": [...]}, the records `wordlm rerank --json` prints."""
 
     utt_id: Union[str, int] = "1"
-    ref: Optional[str] = Field(None, description="The reference transcript (echoed with all=true).")
-    hyps: list[dict] = Field(..., min_length=1, max_length=MAX_LINES,
-                             description='Hypotheses in the recogniser\'s order: {"text", "score", ...numeric fields}.')
+    ref: Optional[Text] = Field(None, description="The reference transcript (echoed with all=true).")
+    hyps: Optional[list[dict]] = Field(None, min_length=1, max_length=MAX_LINES,
+                                       description='One utterance\'s hypotheses in the recogniser\'s order: '
+                                                   '{"text", "score", ...numeric fields}.')
+    utterances: Optional[list[dict]] = Field(None, min_length=1, max_length=MAX_UTTERANCES,
+                                             description='A batch: {"utt_id", "ref"?, "hyps": [...]} per utterance.')
+    nbest: Optional[str] = Field(None, min_length=1,
+                                 description="A batch: the text of an n-best file (jsonl, tsv, hyporadise, mlm, "
+                                             "nemo, srilm), as `wordlm rerank NBEST` reads it.")
+    format: Literal[NBEST_FORMATS] = Field("auto", description="The format of `nbest` (auto: as the CLI detects it).")  # type: ignore[valid-type]
+    beam_size: Optional[int] = Field(None, ge=1, le=MAX_LINES, description="Hypotheses per utterance (format nemo).")
     am: Union[dict[str, float], str, None] = Field(
         None, description='First-pass score: {"field": weight} or "decoder=0.6,ctc=0.4" (default {"score": 1}).')
     lm_weight: float = Field(1.0, description="α, the LM's weight.")
     word_bonus: float = Field(0.0, description="β, added per word.")
     all: bool = Field(False, description="Also every hypothesis, best first, with its scores.")
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        given = [name for name in ("hyps", "utterances", "nbest") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("give one of hyps (one utterance), utterances (a list of them) or nbest (the text of "
+                             f"an n-best file){'; got ' + ' and '.join(given) if given else ''}")
+        if self.nbest is None and (self.format != "auto" or self.beam_size is not None):
+            raise ValueError("format and beam_size describe nbest: give them with nbest only")
+        return self
 
 
 # -- responses (documentation of the schema; the service writes these shapes) ------------------
@@ -209,6 +284,10 @@ class ErrorItem(BaseModel):
     loc: list[Union[str, int]]
     msg: str
     type: str
+
+
+class RerankBatchOut(BaseModel):
+    results: list[RerankOut]
 
 
 class ErrorOut(BaseModel):

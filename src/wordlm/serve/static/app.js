@@ -132,9 +132,12 @@ async function complete() {
       added.textContent = h.continuation ? (prompt ? " " : "") + h.continuation : " (the end)";
       shown.append(typed, added);
       const lp = document.createElement("small");
-      lp.textContent = `ln p ${h.logprob.toFixed(2)}`;
+      lp.textContent = `continuation ln p ${h.logprob.toFixed(2)}`;
+      lp.title = "ln p(continuation | the text before it)";
       button.append(shown, lp);
       button.addEventListener("click", () => {
+        ++asked.complete;              // a list still on its way is for the old text: drop it too
+        completions.replaceChildren(); // the list was for the text before this choice
         text.value = (prompt + (prompt && h.continuation ? " " : "") + h.continuation).trimStart() + " ";
         text.setSelectionRange(text.value.length, text.value.length);
         text.focus();
@@ -174,7 +177,7 @@ async function score() {
       shaded.append(span);
     }
     const ppl = s.ppl === null ? "∞" : s.ppl.toPrecision(4);
-    figures.textContent = `ln p = ${s.logprob.toFixed(3)}   perplexity ${ppl}   ` +
+    figures.textContent = `sentence ln p = ${s.logprob.toFixed(3)}   perplexity ${ppl}   ` +
                           `${s.words} word${s.words === 1 ? "" : "s"}, ${s.oovs} OOV${s.oovs === 1 ? "" : "s"}`;
   } catch (e) {
     if (ticket === asked.score) showError(e);
