@@ -8,12 +8,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import pytest  # noqa: E402
 
-RHYME_LINES = [
-    "Jack and Jill went up the hill",
-    "To fetch a pail of water",
-    "Jack fell down and broke his crown",
-    "And Jill came tumbling after",
-]
+from helpers import RHYME_LINES, cli_run, one_line_error, tiny_model  # noqa: E402,F401  (the shared helpers)
 
 
 @pytest.fixture(scope="session")
@@ -21,23 +16,6 @@ def rhyme_file(tmp_path_factory):
     from wordlm.demo import rhyme_path
 
     return rhyme_path()
-
-
-_MODELS = {}
-
-
-def tiny_model(framing="sequence", boundaries=True, epochs=30, context=2, units=16, layers=1, **kw):
-    """A tiny model trained on the rhyme (cached per process: same arguments, same object)."""
-    key = (framing, boundaries, epochs, context, units, layers, tuple(sorted(kw.items())))
-    if key not in _MODELS:
-        from wordlm.demo import rhyme_path
-        from wordlm.model import ModelSize
-        from wordlm.training import TrainConfig, train
-
-        config = TrainConfig(framing=framing, boundaries=boundaries, context=context, epochs=epochs,
-                             size=ModelSize(8, units, layers, 0.0), batch_size=8, seed=0, **kw)
-        _MODELS[key] = train([rhyme_path()], config, verbose=0)
-    return _MODELS[key]
 
 
 @pytest.fixture(scope="session")
