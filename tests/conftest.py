@@ -6,9 +6,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import shutil  # noqa: E402
+
 import pytest  # noqa: E402
 
-from helpers import RHYME_LINES, cli_run, one_line_error, tiny_model  # noqa: E402,F401  (the shared helpers)
+from helpers import TINY, RHYME_LINES, cli_run, one_line_error, tiny_model  # noqa: E402,F401  (the shared helpers)
 
 
 @pytest.fixture(scope="session")
@@ -25,11 +27,26 @@ def seq_lm():
 
 
 @pytest.fixture(scope="session")
-def serve_model_dir(tmp_path_factory):
-    """The sequence model of `seq_lm`'s kind, saved: what the service tests serve."""
-    path = tmp_path_factory.mktemp("serve") / "rhyme"
-    tiny_model("sequence").save(path)
+def seq_model_dir(tmp_path_factory):
+    """`tiny_model("sequence")` saved: a copy of its committed fixture, one per session, shared by
+    every test that needs a model directory (read it; copy it to change it: `model_dir_copy`)."""
+    path = tmp_path_factory.mktemp("seq") / "model"
+    shutil.copytree(TINY / "seq", path)
     return path
+
+
+@pytest.fixture
+def model_dir_copy(seq_model_dir, tmp_path):
+    """A copy of `seq_model_dir` of this test's own, to change."""
+    path = tmp_path / "m"
+    shutil.copytree(seq_model_dir, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def serve_model_dir(seq_model_dir):
+    """The sequence model of `seq_lm`'s kind, saved: what the service tests serve."""
+    return seq_model_dir
 
 
 @pytest.fixture(scope="session")

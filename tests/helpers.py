@@ -113,24 +113,35 @@ def cli_run(*args, input=None, **kw):
     return CliRunner().invoke(cli, [str(a) for a in args], input=input, **kw)
 
 
-def one_line_error(result, *needles, code=1, stdout_empty=False, ignore=()):
-    """An error as the CLI promises it: exit `code`, exactly one line on stderr (click's usage lines
-    aside for code 2; lines starting with an `ignore` prefix are logs), each needle in it, no
-    traceback. Takes a CliRunner result or a subprocess.CompletedProcess; returns the line."""
-    if hasattr(result, "returncode"):  # a real process
-        exit_code, stderr, stdout, output = result.returncode, result.stderr, result.stdout, result.stderr
-    else:
-        exit_code, stderr, stdout, output = result.exit_code, result.stderr, result.stdout, result.output
+def one_line_error(result, *needles, code=1, ignore=(), only=True, error_prefix=False, stdout_empty=False):
+    """An error as the CLI promises it; returns its line. Takes a CliRunner result or a
+    subprocess.CompletedProcess.
+
+    Always: exit `code`, no traceback, each needle in the error line. `only`: the error is the one
+    line on stderr (lines starting with an `ignore` prefix are logs; for code 2, click's usage lines
+    before `Error: ` are left out); else it is the last line and the only `Error:` line (logs may
+    come before it). `error_prefix`: the line starts with `Error: `. `stdout_empty`: nothing on stdout.
+    """
+    process = hasattr(result, "returncode")
+    exit_code = result.returncode if process else result.exit_code
+    output = result.stderr if process else result.output
     assert exit_code == code, (exit_code, output)
-    assert "Traceback" not in output and "Traceback" not in stderr, output
-    if not hasattr(result, "returncode"):
+    assert "Traceback" not in output and "Traceback" not in result.stderr, output
+    if not process:
         assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    lines = [line for line in stderr.strip().splitlines() if not line.startswith(tuple(ignore))]
+    lines = [line for line in result.stderr.strip().splitlines() if not line.startswith(tuple(ignore))]
     if code == 2:  # click's usage errors: the usage line, a hint, then the one error line
         lines = [line for line in lines if line.startswith("Error: ")]
-    assert len(lines) == 1, stderr
+    if only:
+        assert len(lines) == 1, result.stderr
+    else:
+        errors = [line for line in lines if line.startswith("Error:")]
+        assert len(errors) == 1 and lines[-1] == errors[0], result.stderr
+    line = lines[-1]
+    if error_prefix:
+        assert line.startswith("Error: "), line
     for needle in needles:
-        assert needle in lines[0], lines[0]
+        assert needle in line, line
     if stdout_empty:
-        assert stdout == "", stdout
-    return lines[0]
+        assert result.stdout == "", result.stdout
+    return line
