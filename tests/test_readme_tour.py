@@ -3,6 +3,8 @@
 The default suite runs the blocks on the bundled rhyme; `-m slow` also runs those marked slow
 (Mother Goose from `../shared/data`, the demo). Each command is a real process from a scratch
 directory laid out as a fresh clone's root, so the README cannot show a file it never makes.
+The serve block runs on a free port while a decoy answers on the README's port 8765 (issue 31):
+the tour waits for its own server and checks that `/v1/info` describes the model it was given.
 """
 
 from __future__ import annotations
