@@ -110,6 +110,7 @@ def make_tiny(names=None) -> None:
         lm = helpers.train_tiny(**settings)
         shutil.rmtree(helpers.TINY / name, ignore_errors=True)
         lm.save(helpers.TINY / name)
+        (helpers.TINY / name / ".wordlm.lock").unlink(missing_ok=True)  # the save's lock file: not committed
         scores[name] = helpers.probe_scores(lm)
         print(f"{name}: {helpers.TINY_MODELS[name]} saved", flush=True)
     scores = {k: scores[k] for k in helpers.TINY_MODELS if k in scores}
