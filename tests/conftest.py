@@ -6,14 +6,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import shutil  # noqa: E402
+
 import pytest  # noqa: E402
 
-RHYME_LINES = [
-    "Jack and Jill went up the hill",
-    "To fetch a pail of water",
-    "Jack fell down and broke his crown",
-    "And Jill came tumbling after",
-]
+from helpers import TINY, RHYME_LINES, cli_run, one_line_error, tiny_model  # noqa: E402,F401  (the shared helpers)
 
 
 @pytest.fixture(scope="session")
@@ -23,23 +20,6 @@ def rhyme_file(tmp_path_factory):
     return rhyme_path()
 
 
-_MODELS = {}
-
-
-def tiny_model(framing="sequence", boundaries=True, epochs=30, context=2, units=16, layers=1, **kw):
-    """A tiny model trained on the rhyme (cached per process: same arguments, same object)."""
-    key = (framing, boundaries, epochs, context, units, layers, tuple(sorted(kw.items())))
-    if key not in _MODELS:
-        from wordlm.demo import rhyme_path
-        from wordlm.model import ModelSize
-        from wordlm.training import TrainConfig, train
-
-        config = TrainConfig(framing=framing, boundaries=boundaries, context=context, epochs=epochs,
-                             size=ModelSize(8, units, layers, 0.0), batch_size=8, seed=0, **kw)
-        _MODELS[key] = train([rhyme_path()], config, verbose=0)
-    return _MODELS[key]
-
-
 @pytest.fixture(scope="session")
 def seq_lm():
     """A 1-layer sequence model with boundaries, trained briefly on the rhyme."""
@@ -47,11 +27,26 @@ def seq_lm():
 
 
 @pytest.fixture(scope="session")
-def serve_model_dir(tmp_path_factory):
-    """The sequence model of `seq_lm`'s kind, saved: what the service tests serve."""
-    path = tmp_path_factory.mktemp("serve") / "rhyme"
-    tiny_model("sequence").save(path)
+def seq_model_dir(tmp_path_factory):
+    """`tiny_model("sequence")` saved: a copy of its committed fixture, one per session, shared by
+    every test that needs a model directory (read it; copy it to change it: `model_dir_copy`)."""
+    path = tmp_path_factory.mktemp("seq") / "model"
+    shutil.copytree(TINY / "seq", path)
     return path
+
+
+@pytest.fixture
+def model_dir_copy(seq_model_dir, tmp_path):
+    """A copy of `seq_model_dir` of this test's own, to change."""
+    path = tmp_path / "m"
+    shutil.copytree(seq_model_dir, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def serve_model_dir(seq_model_dir):
+    """The sequence model of `seq_lm`'s kind, saved: what the service tests serve."""
+    return seq_model_dir
 
 
 @pytest.fixture(scope="session")

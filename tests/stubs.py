@@ -63,3 +63,6 @@ class TableLM(LanguageModel):
             lp = self.next_logprobs([s[:t] for t in positions])
             res.append(np.array([lp[k, s[t]] for k, t in enumerate(positions)], dtype=np.float64))
         return res
+
+
+from helpers import tiny_model  # noqa: E402,F401  (the trained tiny models live with the shared helpers)

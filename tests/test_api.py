@@ -20,10 +20,8 @@ SENTENCES = ["jack and jill went up the hill", "jack fell down and broke his zeb
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("api") / "m"
-    tiny_model("sequence").save(path)
-    return path
+def model_dir(seq_model_dir):
+    return seq_model_dir
 
 
 @pytest.fixture(scope="module")

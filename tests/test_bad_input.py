@@ -5,32 +5,24 @@ import gzip
 import json
 
 import pytest
-from click.testing import CliRunner
 
 from wordlm import saving
-from wordlm.cli import cli
 
+import helpers
 from conftest import tiny_model
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    d = tmp_path_factory.mktemp("m") / "model"
-    saving.save(tiny_model("sequence"), d)
-    return str(d)
+def model(seq_model_dir):
+    return str(seq_model_dir)
 
 
 def run(*args, input=None):
-    return CliRunner().invoke(cli, [str(a) for a in args], input=input)
+    return helpers.cli_run(*args, input=input)
 
 
 def one_line_error(result, *needles):
-    assert result.exit_code == 1, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for needle in needles:
-        assert needle in lines[0]
-    assert "Traceback" not in result.output
+    return helpers.one_line_error(result, *needles)
 
 
 def write(tmp_path, name, data: bytes):

@@ -10,14 +10,11 @@ from wordlm import saving
 from wordlm.cli import cli
 from wordlm.decoding import generate_batch
 
-from conftest import tiny_model
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("gen") / "seq"
-    saving.save(tiny_model("sequence"), path)
-    return str(path)
+def model_dir(seq_model_dir):
+    return str(seq_model_dir)
 
 
 @pytest.fixture()

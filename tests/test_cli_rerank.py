@@ -10,7 +10,6 @@ from wordlm import rerank as rr
 from wordlm.cli import cli
 from wordlm.nbest import read_nbest
 
-from conftest import tiny_model
 
 UTTS = [
     {"utt_id": "u1", "ref": "jack and jill went up the hill", "hyps": [
@@ -27,10 +26,8 @@ UTTS = [
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    from wordlm.saving import save
-
-    return str(save(tiny_model("sequence"), tmp_path_factory.mktemp("rerank") / "model"))
+def model_dir(seq_model_dir):
+    return str(seq_model_dir)
 
 
 @pytest.fixture()

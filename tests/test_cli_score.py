@@ -6,12 +6,10 @@ import json
 import math
 
 import pytest
-from click.testing import CliRunner
 
-from wordlm import saving
-from wordlm.cli import cli
 from wordlm.scoring import Options, score_sentences
 
+import helpers
 from conftest import tiny_model
 
 LINES = ["jack and jill went up the hill", "", "to fetch a pail of zebra water", "jill came tumbling after",
@@ -20,10 +18,8 @@ WORDS = sum(len(x.split()) for x in LINES)
 
 
 @pytest.fixture(scope="module")
-def seq_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("models") / "seq"
-    saving.save(tiny_model("sequence"), path)
-    return str(path)
+def seq_dir(seq_model_dir):
+    return str(seq_model_dir)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +30,7 @@ def corpus(tmp_path_factory):
 
 
 def run(*args, input=None):
-    return CliRunner().invoke(cli, [str(a) for a in args], input=input)
+    return helpers.cli_run(*args, input=input)
 
 
 def test_score_prints_one_line_per_input_line_and_the_summary_on_stderr(seq_dir, corpus):

@@ -17,31 +17,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from wordlm.cli import cli
 from wordlm.errors import InputError
 from wordlm.nbest import read_nbest, tsv_escape, tsv_unescape
+
+import helpers
 
 MODEL = str(Path(__file__).parent / "golden" / "models" / "seq")
 DEEP = "[" * 100_000 + "]" * 100_000
 
 
 def run(*args, input=None):
-    return CliRunner().invoke(cli, [str(a) for a in args], input=input)
+    return helpers.cli_run(*args, input=input)
 
 
 def one_line_error(result, *needles, code=1):
-    assert result.exit_code == code, (result.exit_code, result.output)
-    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
-    lines = [line for line in result.stderr.strip().splitlines() if not line.startswith("reranking ")]  # the log
-    if code == 2:  # click's usage errors: the usage line, a hint, then the one error line
-        lines = [line for line in lines if line.startswith("Error: ")]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    assert result.stdout == ""
-    return lines[0]
+    return helpers.one_line_error(result, *needles, code=code, ignore=("reranking ",), error_prefix=True,
+                                  stdout_empty=True)
 
 
 def jsonl(tmp_path, name, utterances):

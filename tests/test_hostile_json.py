@@ -6,33 +6,25 @@ import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from conftest import tiny_model
-from wordlm.cli import cli
 from wordlm.errors import InputError
 from wordlm.nbest import read_nbest
 from wordlm.rerank import formula
 
+import helpers
+
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    from wordlm.saving import save
-
-    return str(save(tiny_model("sequence"), tmp_path_factory.mktemp("hostile") / "model"))
+def model_dir(seq_model_dir):
+    return str(seq_model_dir)
 
 
 def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
+    return helpers.cli_run(*args)
 
 
 def one_line_error(result, *needles):
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output, result.output
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1 and result.stderr.strip().splitlines()[-1] == errors[0], result.stderr
-    for needle in needles:
-        assert needle in result.stderr, result.stderr
+    return helpers.one_line_error(result, *needles, only=False)
 
 
 DEEP = "[" * 50_000 + "]" * 50_000

@@ -15,13 +15,12 @@ import sys
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from stubs import TableLM
 
 pytest.importorskip("kenlm", reason="the kenlm module (pip install 'wordlm[ngram]') is needed for n-gram components")
 
-from wordlm.cli import cli  # noqa: E402
+import helpers  # noqa: E402
 from wordlm.errors import ModelError  # noqa: E402
 from wordlm.mixture import MixtureSpec, ComponentSpec, read, write  # noqa: E402
 from wordlm.mixture.components import CharModel, NgramModel, WordModel  # noqa: E402
@@ -216,8 +215,7 @@ def rhyme_dir(tmp_path_factory, seq_lm):
 
 
 def run(*args, input_text=None):
-    result = CliRunner().invoke(cli, [str(a) for a in args], input=input_text)
-    return result
+    return helpers.cli_run(*args, input=input_text)
 
 
 def test_mix_command_tunes_by_em_and_every_model_command_takes_the_file(rhyme_dir, seq_lm):
@@ -310,20 +308,25 @@ def test_info_describes_a_mixture_and_export_refuses_it(rhyme_dir, tmp_path):
 
 
 def test_serve_takes_a_mixture_and_answers_as_the_cli(rhyme_dir):
-    """`wordlm serve MIX.json`: the real server on a mixture of a wordlm model and an ARPA model; its
-    scores and next words equal the CLI's on the same file."""
+    """`wordlm serve MIX.json`: the service's app on a mixture of a wordlm model and an ARPA model,
+    loaded as the command loads it (`cli.common.load_model`); its scores and next words equal the
+    CLI's on the same file. In-process: the real server process is tested once, in test_serve.py."""
     pytest.importorskip("fastapi", reason="the serve extra is needed")
-    from serving import Server
+    from fastapi.testclient import TestClient
+
+    import wordlm.serve
+    from wordlm.cli.common import load_model
 
     d = rhyme_dir
     mix = d / "serve-mix.json"
     assert run("mix", d / "rhyme", d / "tiny.arpa", "-o", mix, "--weights", "0.7,0.3").exit_code == 0
-    server = Server(mix)
-    try:
-        served = server.ok("/v1/score", {"text": "jack and jill"})
-        words = server.ok("/v1/next", {"prompt": "jack and", "top": 3})["words"]
-    finally:
-        assert server.stop() == 0
+    with TestClient(wordlm.serve.app(load_model(str(mix)))) as client:
+        r = client.post("/v1/score", json={"text": "jack and jill"})
+        assert r.status_code == 200, r.text
+        served = r.json()
+        r = client.post("/v1/next", json={"prompt": "jack and", "top": 3})
+        assert r.status_code == 200, r.text
+        words = r.json()["words"]
     cli_score = json.loads(run("score", mix, "-", "--json", input_text="jack and jill").stdout.splitlines()[0])
     assert served["logprob"] == pytest.approx(cli_score["logprob"], abs=1e-5)
     cli_next = run("next", mix, "--prompt", "jack and", "--top", "3", "--json")

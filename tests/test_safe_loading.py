@@ -11,14 +11,11 @@ from wordlm import saving
 from wordlm.cli import cli
 from wordlm.errors import ModelError
 
-from conftest import tiny_model
 
 
 @pytest.fixture()
-def model_dir(tmp_path):
-    d = tmp_path / "m"
-    saving.save(tiny_model("sequence"), d)
-    return d
+def model_dir(model_dir_copy):
+    return model_dir_copy
 
 
 def _config(d):

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+import helpers
+
 MODEL = Path(__file__).parent / "golden" / "models" / "seq"
 WORDLM = f"{sys.executable} -m wordlm"
 
@@ -23,8 +25,8 @@ def sh(command: str, stdin: str | None = "jack and jill\n", timeout: int = 120) 
 
 
 def one_line_error(done: subprocess.CompletedProcess, code: int = 1) -> str:
-    assert done.returncode == code, (done.returncode, done.stderr)
-    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    helpers.one_line_error(done, code=code)
+    assert done.stderr.count("\n") == 1, done.stderr
     return done.stderr
 
 

@@ -21,16 +21,26 @@ A command ending in ` &` is a background job, as in an interactive shell (a serv
 it, waits until it has printed the first line shown under it, and runs the next commands; `$ kill %N`
 sends SIGTERM to the block's Nth job, which must then exit 0, and the lines shown under the `kill`
 are what the job printed from then on. A job still running at the end of its block is an error.
+
+A background job with `--port N` is a server: the block runs on a free port instead of the port the
+document shows (every `N` in the block's commands is rewritten, and the port is written back as `N`
+in what they print, so the document keeps showing `N`); the tour polls `GET /healthz` until the
+server answers, and checks that it is the block's own server: the job still runs and `GET /v1/info`
+describes the model its command names (`wordlm info MODEL --json`). Another server already on `N`
+(a user's own, from following the tour) can neither break the tour nor answer in its place.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import re
+import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -48,7 +58,8 @@ HEREDOC = re.compile(r"<<-?\s*'?(\w+)'?")
 DURATION = re.compile(r"\d+(?:\.\d+)?(?= s\b)")  # seconds: not compared (machines differ)
 MARKER = re.compile(r"<!--\s*tour:\s*(slow|skip)\b\s*(.*?)\s*-->")
 KILL_JOB = re.compile(r"^kill %(\d+)$")
-JOB_START_TIMEOUT = 180.0  # seconds for a background job to print its first line
+JOB_START_TIMEOUT = 180.0  # seconds for a background job to print its first line (a server: to answer)
+PORT_OPTION = re.compile(r"--port[ =](\d+)\b")
 
 
 @dataclass
@@ -212,10 +223,43 @@ class Result:
     stderr_map: dict[int, int]
 
 
-def run_command(command: Command, cwd: Path, env: dict, timeout: float) -> Result:
-    done = subprocess.run(["bash", "-c", command.shell], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
-    return check(command, done.stdout.splitlines(), done.stderr.splitlines(), done.returncode)
+class Ports:
+    """The port a block shows (`shown`) and the free port it runs on (`used`): rewritten in the
+    commands run, and back in what they print."""
+
+    def __init__(self, shown: str | None = None, used: str | None = None):
+        self.shown, self.used = shown, used
+
+    @classmethod
+    def of(cls, block: "Block") -> "Ports":
+        for command in block.commands:
+            m = PORT_OPTION.search(command.shell)
+            if m and command.shell.rstrip().endswith(" &"):
+                return cls(m.group(1), str(free_port()))
+        return cls()
+
+    @staticmethod
+    def _swap(text: str, a: str | None, b: str | None) -> str:
+        return re.sub(rf"(?<![\d.]){a}(?![\d.])", b, text) if a and b else text
+
+    def run(self, shell: str) -> str:
+        return self._swap(shell, self.shown, self.used)
+
+    def shown_lines(self, lines: list[str]) -> list[str]:
+        return [self._swap(line, self.used, self.shown) for line in lines]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_command(command: Command, cwd: Path, env: dict, timeout: float, ports: Ports = Ports()) -> Result:
+    done = subprocess.run(["bash", "-c", ports.run(command.shell)], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    return check(command, ports.shown_lines(done.stdout.splitlines()), ports.shown_lines(done.stderr.splitlines()),
+                 done.returncode)
 
 
 def check(command: Command, stdout: list[str], stderr: list[str], returncode: int) -> Result:
@@ -238,24 +282,26 @@ def check(command: Command, stdout: list[str], stderr: list[str], returncode: in
 class Job:
     """A background command (`CMD &`): its output goes to files read as it runs."""
 
-    def __init__(self, command: Command, cwd: Path, env: dict):
-        self.command = command
+    def __init__(self, command: Command, cwd: Path, env: dict, ports: Ports = Ports()):
+        self.command, self.cwd, self.env, self.ports = command, cwd, env, ports
+        self.shell = ports.run(command.shell[:-1].rstrip())
         self.out = tempfile.TemporaryFile("w+")
         self.err = tempfile.TemporaryFile("w+")
         # `exec`: the signal reaches the command itself, not a shell waiting for it
-        self.process = subprocess.Popen(["bash", "-c", "exec " + command.shell[:-1].rstrip()], cwd=cwd, env=env,
+        self.process = subprocess.Popen(["bash", "-c", "exec " + self.shell], cwd=cwd, env=env,
                                         stdout=self.out, stderr=self.err, text=True)
         self.read_out = self.read_err = 0  # lines already given to a command's check
 
     def lines(self) -> tuple[list[str], list[str]]:
         def read(f):
             f.seek(0)
-            return f.read().splitlines()
+            return self.ports.shown_lines(f.read().splitlines())
 
         return read(self.out), read(self.err)
 
     def started(self) -> Result:
-        """Wait until the job printed as many lines as its command shows (or exited), then check them."""
+        """Wait until the job printed as many lines as its command shows (or exited), and a server
+        until it answers on its port as the block's own server; then check what it printed."""
         shown = len(self.command.expected)
         give_up = time.monotonic() + JOB_START_TIMEOUT
         while time.monotonic() < give_up and self.process.poll() is None:
@@ -263,13 +309,57 @@ class Job:
             if len(out) + len(err) >= shown:
                 break
             time.sleep(0.1)
+        problems = self.serving(give_up) if self.ports.used else []
         out, err = self.lines()
         self.read_out, self.read_err = len(out), len(err)
         code = self.process.poll()
         result = check(self.command, out, err, 0 if code is None else code)
+        result.problems[:0] = problems
         if code is not None:
             result.problems.insert(0, f"the background job exited (code {code}) before the next command")
         return result
+
+    def _get(self, path: str):
+        import urllib.request
+
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy for 127.0.0.1
+        with opener.open(f"http://127.0.0.1:{self.ports.used}{path}", timeout=10) as r:
+            return r.status, r.read().decode("utf-8", "replace")
+
+    def serving(self, give_up: float) -> list[str]:
+        """Poll `/healthz` until the server answers; then check that the answers are this job's: the
+        job still runs, and `/v1/info` describes the model its command names."""
+        while True:
+            if self.process.poll() is not None:
+                return []  # reported by the caller, with what it printed
+            try:
+                if self._get("/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > give_up:
+                return [f"no answer on port {self.ports.used} (shown as {self.ports.shown}) after "
+                        f"{JOB_START_TIMEOUT:.0f} s"]
+            time.sleep(0.2)
+        words = shlex.split(self.shell)
+        if "serve" not in words or words.index("serve") + 1 >= len(words):
+            return []
+        model = words[words.index("serve") + 1]
+        try:
+            served = json.loads(self._get("/v1/info")[1])
+            served.pop("serve", None)
+        except (OSError, ValueError, AttributeError) as e:
+            return [f"port {self.ports.used}: GET /v1/info failed ({e}): not the block's server?"]
+        info = subprocess.run(["bash", "-c", f"wordlm info {shlex.quote(model)} --json"], cwd=self.cwd, env=self.env,
+                              capture_output=True, text=True)
+        try:
+            expected = json.loads(info.stdout)
+        except ValueError:
+            return [f"`wordlm info {model} --json` failed: {info.stderr.strip()[-300:]}"]
+        if self.process.poll() is not None or served != expected:
+            return [f"the server on port {self.ports.used} is not this block's: /v1/info describes another "
+                    f"model than {model} ({json.dumps(served)[:200]})"]
+        return []
 
     def stop(self, command: Command, timeout: float) -> Result:
         """SIGTERM, wait; what it printed since it started is checked against `command`'s lines."""
@@ -297,15 +387,16 @@ def run_blocks(blocks: list[Block], scratch: Path, slow: bool, timeout: float = 
             log(f"{block.where}: not run ({block.mode}{': ' + block.reason if block.reason else ''})")
             continue
         jobs: list[Job] = []
+        ports = Ports.of(block)
         for command in block.commands:
             kill = KILL_JOB.match(command.shell.strip())
             if command.shell.rstrip().endswith(" &"):
-                jobs.append(Job(command, scratch, env))
+                jobs.append(Job(command, scratch, env, ports))
                 result = jobs[-1].started()
             elif kill and 1 <= int(kill.group(1)) <= len(jobs):
                 result = jobs[int(kill.group(1)) - 1].stop(command, timeout=60)
             else:
-                result = run_command(command, scratch, env, timeout)
+                result = run_command(command, scratch, env, timeout, ports)
             results.append(result)
             status = "ok" if not result.problems else "DIFFERS"
             log(f"{block.where}: $ {command.shell[:90]}  {status}")

@@ -1,11 +1,17 @@
 """Regenerate the golden CLI outputs of `tests/test_golden_cli.py` (run only when a change of output is intended).
 
     python tests/golden/make_golden.py            # trains the seeded models (if missing) and records stdout
+    python tests/golden/make_golden.py --tiny     # retrains the tests' tiny models (tests/golden/tiny/)
 
 The models in `tests/golden/models/` are trained once and committed, so the recorded outputs are
 the output of the code that recorded them on exactly these weights. The outputs were first
 recorded at cd1c4bf, before the inference-core redesign; the test checks that the CLI prints the
 same bytes today.
+
+`--tiny` trains every model `tiny_model(...)` (tests/helpers.py) serves from a fixture, with the
+settings of `helpers.TINY_MODELS` (seed 0, in this process, as `tiny_model` would), saves each to
+`tests/golden/tiny/<name>/` and their scores of `helpers.PROBE` to `tests/golden/tiny/scores.json`;
+`tests/test_fixture_models.py` retrains and compares, so the committed models cannot rot.
 """
 
 from __future__ import annotations
@@ -88,7 +94,33 @@ def run(args: list[str], data: Path, wordlm: list[str]) -> str:
     return done.stdout.replace(str(data), "{D}").replace(str(MODELS), "{M}")
 
 
+def make_tiny(names=None) -> None:
+    """Train the tiny fixture models (all, or `names`) and record their probe scores."""
+    import os
+    import shutil
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.path.insert(0, str(HERE.parent))
+    import helpers
+
+    scores = helpers.committed_scores() if (helpers.TINY / "scores.json").is_file() else {}
+    for name, settings in helpers.TINY_MODELS.items():
+        if names and name not in names:
+            continue
+        lm = helpers.train_tiny(**settings)
+        shutil.rmtree(helpers.TINY / name, ignore_errors=True)
+        lm.save(helpers.TINY / name)
+        (helpers.TINY / name / ".wordlm.lock").unlink(missing_ok=True)  # the save's lock file: not committed
+        scores[name] = helpers.probe_scores(lm)
+        print(f"{name}: {helpers.TINY_MODELS[name]} saved", flush=True)
+    scores = {k: scores[k] for k in helpers.TINY_MODELS if k in scores}
+    (helpers.TINY / "scores.json").write_text(json.dumps(scores, indent=1) + "\n")
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--tiny"]:
+        make_tiny(sys.argv[2:])
+        return
     wordlm = [sys.executable, "-m", "wordlm"]
     for name, options in TRAIN.items():
         if not (MODELS / name / "wordlm.json").exists():

@@ -159,6 +159,9 @@ class EpochLog(keras.callbacks.Callback):
     def check_finite(self) -> None:
         """After `fit`: raise `TrainingDiverged` if it stopped on non-finite numbers (nothing of them saved)."""
         if self.diverged:
+            pending = self.checkpointer.pending
+            if pending is not None and all(np.isfinite(w).all() for w in pending[1]):
+                self.checkpointer.flush(self.lm)  # the last finite best epoch, kept in memory
             kept = self.checkpointer.saved_epoch
             where = (f"{self.checkpointer.directory} keeps the model of epoch {kept}" if kept is not None
                      else "nothing was saved")

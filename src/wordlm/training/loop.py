@@ -58,8 +58,8 @@ def train(
 ) -> LanguageModel:
     """Train a model on corpus files (paths, `.gz` or `-`); returns the LanguageModel.
 
-    `output`: model directory; the best model so far is saved there after each epoch, on an
-    interrupt, and at the end (by the chief only, in multi-worker training). `resume`: continue
+    `output`: model directory; the best model so far is saved there after an epoch (at most once
+    every `checkpoint.MIN_INTERVAL` seconds), on an interrupt, and at the end (by the chief only, in multi-worker training). `resume`: continue
     the model already in `output` (its vocabulary, framing and network; `config` then supplies
     only how to train: epochs, batch size, learning rate, ...); without one there, start anew.
     A model already in `output` is never replaced unless `resume` or `overwrite` says so; the
