@@ -138,3 +138,23 @@ def test_reset_params_like_pyctcdecode(lm):
     assert (model.alpha, model.beta, model.unk_score_offset) == (0.1, 2.0, -3.0)
     with pytest.raises(ValueError):
         model.reset_params(alpha=1)
+
+
+def test_final_beams_are_an_nbest_list_that_rerank_reads(lm, tmp_path):
+    from wordlm.fusion.nbest import pyctcdecode_record, write_jsonl
+    from wordlm.nbest import read_nbest
+
+    decoder = build_ctcdecoder(LABELS, lm, alpha=0.5, beta=0.5)
+    xs = utterances(6, sub=0.3)
+    records = [pyctcdecode_record(f"u{i}", decoder.decode_beams(x, beam_width=8), ref) for i, (x, ref)
+               in enumerate(zip(xs, SENTENCES))]
+    path = tmp_path / "fused.jsonl"
+    assert write_jsonl(records, path) == 3
+    utts = list(read_nbest(str(path), "auto", required={"ctc": 1.0}))
+    assert [u.ref for u in utts] == SENTENCES
+    for u, r in zip(utts, records):
+        assert [h.text for h in u.hyps] == [h["text"] for h in r["hyps"]]
+        for h in u.hyps:
+            assert h.fields["score"] == pytest.approx(h.fields["ctc"] + h.fields["lm"])
+    reranked = lm.rerank(utts, am={"ctc": 1.0}, lm_weight=0.5, word_bonus=0.5)
+    assert len(reranked) == 3

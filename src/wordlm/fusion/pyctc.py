@@ -142,15 +142,18 @@ class FusionDecoderCTC(BeamSearchDecoderCTC):
                 cached_lm_scores[cache_key] = (lm_hw_score, raw_lm_score, end_state)
             lm_score, _, state = cached_lm_scores[cache_key]
             if word_part:
-                if word_part in hotword_scorer:
-                    lm_score += hotword_scorer.score_partial_token(word_part)
-                elif self.lookahead:
+                partial = cached_partial_token_scores.get(word_part)
+                if partial is None:  # pyctcdecode's rule: a hotword prefix, else the LM's
+                    if word_part in hotword_scorer:
+                        partial = hotword_scorer.score_partial_token(word_part)
+                        cached_partial_token_scores[(word_part,)] = True  # marks a hotword prefix
+                    else:
+                        partial = lm.score_partial_token(word_part)
+                    cached_partial_token_scores[word_part] = partial
+                if self.lookahead and (word_part,) not in cached_partial_token_scores:
                     ahead = fusion.prefix_logprob(state, word_part)
-                    lm_score += lm.alpha * ahead if ahead > -math.inf else lm.score_partial_token(word_part)
-                else:
-                    if word_part not in cached_partial_token_scores:
-                        cached_partial_token_scores[word_part] = lm.score_partial_token(word_part)
-                    lm_score += cached_partial_token_scores[word_part]
+                    partial = lm.alpha * ahead if ahead > -math.inf else partial
+                lm_score += partial
             new_beams.append((new_text, "", word_part, last_char, frame_list, frames, logit_score,
                               logit_score + lm_score))
         return new_beams
