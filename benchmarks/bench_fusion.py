@@ -87,10 +87,10 @@ def build_systems(args, labels):
         systems["KenLM 4-gram"] = (pyctcdecode.build_ctcdecoder(labels, binary, unigrams=unigrams), None)
     for name, kw in [("wordlm", {}), ("wordlm+lookahead", {"lookahead": True})][: 2 if args.lookahead else 1]:
         d = build_ctcdecoder(labels, lm, cache_mb=args.cache_mb, **kw)
-        systems[name] = (d, d._language_model.fusion)
+        systems[name] = (d, d.fusion)
     if args.arpa and args.mix_weight > 0:
         d = build_ctcdecoder(labels, lm, kenlm_model_path=args.arpa, kenlm_weight=args.mix_weight, cache_mb=args.cache_mb)
-        systems[f"wordlm/KenLM mixture {1 - args.mix_weight:g}/{args.mix_weight:g}"] = (d, d._language_model.fusion)
+        systems[f"wordlm/KenLM mixture {1 - args.mix_weight:g}/{args.mix_weight:g}"] = (d, d.fusion)
     return lm, systems
 
 
@@ -183,7 +183,7 @@ def memory_run(args) -> None:
     texts = (texts * (1 + args.n // len(texts)))[: args.n]
     lm = wordlm.load(args.model)
     decoder = build_ctcdecoder(labels, lm, alpha=args.alphas[0], beta=args.betas[0], cache_mb=args.cache_mb)
-    fusion = decoder._language_model.fusion
+    fusion = decoder.fusion
     from wordlm.fusion.simulate import emissions
 
     start = time.perf_counter()

@@ -72,7 +72,7 @@ def test_alpha_zero_leaves_ctc_output_unchanged(lm):
 
 def test_one_model_call_per_frame_and_one_for_the_end(lm):
     decoder = build_ctcdecoder(LABELS, lm, alpha=0.5, beta=1.0)
-    fusion = decoder._language_model.fusion
+    fusion = decoder.fusion
     for x in utterances(3, sub=0.3, flat=0.5):
         fusion.clear()
         frames_calling = []
@@ -92,7 +92,7 @@ def test_oov_words_get_unk_and_the_offset(lm):
     assert "jack zebra went" in beams
     for text, _, _, logit, combined in beams.values():
         assert combined - logit == pytest.approx(lm_part(lm, text, 1.0, 0.0, -2.0), abs=1e-5)
-    fusion = decoder._language_model.fusion
+    fusion = decoder.fusion
     assert fusion.word_id("zebra") == lm.unk_id and fusion.word_id("jack") == lm.word_ids(["jack"])[0]
     assert decoder._language_model.score_partial_token("zeb") == -2.0
     assert decoder._language_model.score_partial_token("jil") == 0.0
@@ -101,13 +101,13 @@ def test_oov_words_get_unk_and_the_offset(lm):
 def test_cache_is_bounded_and_does_not_change_results(lm):
     small = build_ctcdecoder(LABELS, lm, alpha=0.6, beta=0.5, cache_mb=0.0001)
     large = build_ctcdecoder(LABELS, lm, alpha=0.6, beta=0.5)
-    fusion = small._language_model.fusion
+    fusion = small.fusion
     for x in utterances(4, sub=0.3, flat=0.5):
         a, b = small.decode_beams(x, beam_width=16), large.decode_beams(x, beam_width=16)
         assert [t for t, *_ in a] == [t for t, *_ in b]
         np.testing.assert_allclose([r[-1] for r in a], [r[-1] for r in b], atol=1e-5)
         assert fusion.cached <= fusion.max_entries == 16
-    assert large._language_model.fusion.hits > 0  # "jack", "and jill" ... seen again
+    assert large.fusion.hits > 0  # "jack", "and jill" ... seen again
 
 
 def test_prefix_mass_is_the_sum_over_words_with_that_prefix(lm):

@@ -113,6 +113,11 @@ class FusionDecoderCTC(BeamSearchDecoderCTC):
         super().__init__(alphabet, language_model)
         self.lookahead = bool(lookahead)
 
+    @property
+    def fusion(self) -> FusionLM:
+        """The LM side (`states.FusionLM`): counters `calls`, `rows`, `hits`; `clear()`."""
+        return self._language_model.fusion
+
     def _get_lm_beams(self, beams, hotword_scorer, cached_lm_scores, cached_partial_token_scores, is_eos=False):
         lm = self._language_model
         if not isinstance(lm, WordlmLanguageModel):
