@@ -10,7 +10,8 @@
 # Needs: cmake, g++, and Debian's libboost-program-options-dev libboost-system-dev
 # libboost-thread-dev libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev (installed when missing,
 # as root). Only the three targets are built (not the tests, not the Python module).
-# Measured: 2 shared cores, download 4 s, build about 4-6 minutes (see benchmarks/fusion.md).
+# Measured (2026-12-08, 2 cores shared with other jobs, load ~8, Debian packages already installed):
+# sdist download 4 s, lmplz + build_binary + query built in 299 s (see benchmarks/fusion.md).
 set -euo pipefail
 DIR=${1:-runs/kenlm}
 PY=${PYTHON:-.venv/bin/python}
