@@ -158,3 +158,12 @@ def test_final_beams_are_an_nbest_list_that_rerank_reads(lm, tmp_path):
             assert h.fields["score"] == pytest.approx(h.fields["ctc"] + h.fields["lm"])
     reranked = lm.rerank(utts, am={"ctc": 1.0}, lm_weight=0.5, word_bonus=0.5)
     assert len(reranked) == 3
+
+
+def test_simulated_emissions_are_seeded_posteriors():
+    a = emissions("jack and jill", LABELS, np.random.default_rng(7))
+    b = emissions("jack and jill", LABELS, np.random.default_rng(7))
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(np.exp(a.astype(np.float64)).sum(axis=1), 1.0, atol=1e-5)
+    clean = emissions("jack and jill", LABELS, np.random.default_rng(7), sub=0.0, drop_space=0.0, flat=0.0)
+    assert greedy(clean, LABELS) == "jack and jill"
