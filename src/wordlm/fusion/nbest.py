@@ -7,8 +7,10 @@ One JSON object per utterance (the `jsonl` n-best format, `wordlm.nbest`):
 - `lm`: what the fused LM added: pyctcdecode: combined − logit = α·ln p(text </s>) + β·words (+ OOV
   offsets); flashlight: its `lmScore` (ln p(text </s>), raw: the decoder's lm_weight not applied);
 - `score`: the decoder's own total (what it ranked by).
-So `wordlm rerank MODEL fused.jsonl --am ctc=1` rescores the beams with acoustic score + another LM
-(or the same one at another weight), and `wordlm tune MODEL fused.jsonl --am ctc=1` picks those weights.
+So `wordlm rerank OTHER fused.jsonl --am score=1 --lm-weight W` adds another LM to the decoder's own
+total, and `--am ctc=1` rescores the acoustic score with an LM alone (`wordlm tune` picks the
+weights). With the fused model itself and the same α, β, `--am ctc=1` differs from the decoder's
+choice only on OOV words: rerank scores them as `<unk>`, without pyctcdecode's `unk_score_offset`.
 
 Not here: the decoders (`pyctc.py`, `flashlight.py`), reading n-best files (`wordlm.nbest`).
 """
