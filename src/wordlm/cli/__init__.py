@@ -32,3 +32,4 @@ def main():
 
 # Command modules register themselves on `cli` when imported.
 from wordlm.cli import decode_cmds, export_cmds, mix_cmds, rerank_cmds, score_cmds, serve_cmds, train_cmds  # noqa: E402,F401,E501
+from wordlm.cli import lattice_cmds  # noqa: E402,F401
