@@ -1,0 +1,120 @@
+"""Lattice rescoring against 50-best rescoring on PocketSphinx lattices of synthesised ATIS dev speech
+(`benchmarks/make_lattices.py` makes them; `benchmarks/lattices.md` has the figures).
+
+    python benchmarks/bench_lattices.py [--lattices runs/lattices] [--model runs/atis/lstm]
+                                        [--ngram runs/atis/kn4.arpa] [--stage all|main|sweep|memory]
+
+Every figure comes from the command line a user would run (`wordlm lattice`, `wordlm tune`,
+`wordlm rerank`), printed with it as one JSON line. Protocol (tune on the tune half, report on the
+test half; ATIS dev only):
+1. first pass: the lattice with the KenLM 4-gram (PocketSphinx's SLF carries no LM score), weights
+   tuned by `wordlm tune` on the tune half's n-best (extracted with a first guess, then re-extracted);
+   its 50-best lists are *the* n-best lists (both halves);
+2. 50-best rescoring: `wordlm tune` on the tune 50-best (wordlm alone; wordlm + KenLM with `--lm`),
+   `wordlm rerank --weights` on the test 50-best;
+3. lattice rescoring: `wordlm lattice --weights` (the same tuned weights) on the test lattices;
+4. sweep: k and the beam on the test lattices (WER, time per lattice, model calls);
+5. memory: peak RSS reading and rescoring a synthetic lattice of 100k links.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+ENV = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+SEARCH = ["-k", "3", "--beam", "60", "--max-histories", "8"]  # the search settings of the main figures
+
+
+def run(args: list[str], what: str) -> dict:
+    cmd = [PY, "-m", "wordlm", *args]
+    start = time.time()
+    p = subprocess.run(cmd, env=ENV, capture_output=True, text=True)
+    if p.returncode:
+        sys.stderr.write(p.stderr[-3000:])
+        raise SystemExit(f"failed: {' '.join(cmd)}")
+    out = {"what": what, "command": "wordlm " + " ".join(args), "wall_s": round(time.time() - start, 1)}
+    err = p.stderr
+    m = re.search(r"WER % over (\d+) reference words: 1-best ([\d.]+), (\d+)-best oracle ([\d.]+), lattice oracle ([\d.]+)", err)
+    if m:
+        out.update(ref_words=int(m.group(1)), wer=float(m.group(2)), nbest_oracle=float(m.group(4)),
+                   lattice_oracle=float(m.group(5)))
+    m = re.search(r"(\d+) lattices \(([\d,]+) links\) in ([\d.]+) s: ([\d.]+) ms a lattice, (\d+) model calls, ([\d,]+) rows", err)
+    if m:
+        out.update(lattices=int(m.group(1)), ms_per_lattice=float(m.group(4)), model_calls=int(m.group(5)),
+                   rows=int(m.group(6).replace(",", "")))
+    m = re.search(r"first pass\s+([\d.]+).*\n\s+reranked\s+([\d.]+).*\n\s+oracle\s+([\d.]+)", err)
+    if m:
+        out.update(first_pass_wer=float(m.group(1)), wer=float(m.group(2)), nbest_oracle=float(m.group(3)))
+    if args[0] == "tune":
+        tuned = json.loads(p.stdout.strip().splitlines()[-1])
+        out.update({k: tuned[k] for k in ("lm_weight", "word_bonus", "wer") if k in tuned})
+        if "lms" in tuned:
+            out["lms"] = tuned["lms"]
+    print(json.dumps(out), flush=True)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--lattices", default=str(ROOT / "runs" / "lattices"))
+    p.add_argument("--model", default=str(ROOT / "runs" / "atis" / "lstm"))
+    p.add_argument("--ngram", default=str(ROOT / "runs" / "atis" / "kn4.arpa"))
+    p.add_argument("--stage", choices=["all", "main", "sweep", "memory"], default="all")
+    a = p.parse_args()
+    d = Path(a.lattices)
+    w = d / "bench"
+    w.mkdir(exist_ok=True)
+    lst = {part: str(d / f"{part}.list") for part in ("tune", "test")}
+    refs = {part: str(d / f"{part}.refs") for part in ("tune", "test")}
+    grid = ["--am", "acoustic=1", "--lm-weights", "0:30:1", "--word-bonuses", "-10:30:2", "--rule", "best",
+            "--folds", "0"]
+    if a.stage in ("all", "main"):
+        # 1. the first pass: lattice + KenLM; a first guess, tuned, re-extracted
+        kn_guess = w / "tune.kn_guess.nbest.jsonl"
+        run(["lattice", "-", "--list", lst["tune"], "--refs", refs["tune"], "--lm-weight", "0", "--lm",
+             f"{a.ngram}=8", *SEARCH, "--nbest-out", str(kn_guess), "-o", str(w / "tune.kn_guess.txt")],
+            "first guess: tune lattices + KenLM (weight 8)")
+        run(["tune", a.ngram, str(kn_guess), *grid, "-o", str(w / "kn.json")], "tune KenLM weights on the guess n-best")
+        kn = json.loads((w / "kn.json").read_text())
+        kn_w = f"{a.ngram}={kn['lm_weight']}"
+        for part in ("tune", "test"):
+            run(["lattice", "-", "--list", lst[part], "--refs", refs[part], "--lm-weight", "0", "--lm", kn_w,
+                 "--word-bonus", str(kn["word_bonus"]), *SEARCH, "--nbest-out", str(w / f"{part}.kn.nbest.jsonl"),
+                 "-o", str(w / f"{part}.kn.txt")], f"first pass: {part} lattices + KenLM (tuned): 1-best and 50-best")
+        # 2. 50-best rescoring: tuned on the tune 50-best, measured on the test 50-best
+        run(["tune", a.model, str(w / "tune.kn.nbest.jsonl"), *grid, "-o", str(w / "wordlm.json")],
+            "tune wordlm on the tune 50-best")
+        run(["tune", a.model, str(w / "tune.kn.nbest.jsonl"), *grid, "--lm", a.ngram, "--other-weights", "0:30:1",
+             "-o", str(w / "both.json")], "tune wordlm + KenLM on the tune 50-best")
+        for name in ("wordlm", "both"):
+            run(["rerank", a.model, str(w / "test.kn.nbest.jsonl"), "--am", "acoustic=1", "--weights",
+                 str(w / f"{name}.json"), "-o", str(w / f"test.rerank.{name}.txt")], f"50-best rescoring, test: {name}")
+        # 3. lattice rescoring with the same weights
+        for name in ("wordlm", "both"):
+            run(["lattice", a.model, "--list", lst["test"], "--refs", refs["test"], "--weights", str(w / f"{name}.json"),
+                 *SEARCH, "-o", str(w / f"test.lattice.{name}.txt")], f"lattice rescoring, test: {name}")
+    if a.stage in ("all", "sweep"):
+        tuned = w / "wordlm.json"
+        for k, beam, mh in [("0", "60", "8"), ("1", "60", "8"), ("2", "60", "8"), ("3", "60", "8"), ("4", "60", "8"),
+                            ("6", "60", "8"), ("3", "30", "8"), ("3", "120", "8"), ("3", "60", "2"), ("3", "60", "32")]:
+            run(["lattice", a.model, "--list", lst["test"], "--refs", refs["test"], "--weights", str(tuned),
+                 "-k", k, "--beam", beam, "--max-histories", mh], f"sweep: k={k} beam={beam} max_histories={mh}")
+    if a.stage in ("all", "memory"):
+        p2 = subprocess.run([PY, str(ROOT / "benchmarks" / "bench_lattice_memory.py"), "--model", a.model],
+                            env=ENV, capture_output=True, text=True)
+        sys.stdout.write(p2.stdout)
+        if p2.returncode:
+            sys.stderr.write(p2.stderr[-2000:])
+
+
+if __name__ == "__main__":
+    main()
