@@ -75,14 +75,15 @@ def main() -> None:
     w.mkdir(exist_ok=True)
     lst = {part: str(d / f"{part}.list") for part in ("tune", "test")}
     refs = {part: str(d / f"{part}.refs") for part in ("tune", "test")}
-    grid = ["--am", "acoustic=1", "--lm-weights", "0:30:1", "--word-bonuses", "-10:30:2", "--rule", "best",
+    grid = ["--am", "acoustic=1", "--lm-weights", "0:60:2", "--word-bonuses", "-20:120:5", "--rule", "best",
             "--folds", "0"]
     if a.stage in ("all", "main"):
         # 1. the first pass: lattice + KenLM; a first guess, tuned, re-extracted
         kn_guess = w / "tune.kn_guess.nbest.jsonl"
-        run(["lattice", "-", "--list", lst["tune"], "--refs", refs["tune"], "--lm-weight", "0", "--lm",
-             f"{a.ngram}=8", *SEARCH, "--nbest-out", str(kn_guess), "-o", str(w / "tune.kn_guess.txt")],
-            "first guess: tune lattices + KenLM (weight 8)")
+        if not kn_guess.exists():
+            run(["lattice", "-", "--list", lst["tune"], "--refs", refs["tune"], "--lm-weight", "0", "--lm",
+                 f"{a.ngram}=8", *SEARCH, "--nbest-out", str(kn_guess), "-o", str(w / "tune.kn_guess.txt")],
+                "first guess: tune lattices + KenLM (weight 8)")
         run(["tune", a.ngram, str(kn_guess), *grid, "-o", str(w / "kn.json")], "tune KenLM weights on the guess n-best")
         kn = json.loads((w / "kn.json").read_text())
         kn_w = f"{a.ngram}={kn['lm_weight']}"
@@ -93,7 +94,7 @@ def main() -> None:
         # 2. 50-best rescoring: tuned on the tune 50-best, measured on the test 50-best
         run(["tune", a.model, str(w / "tune.kn.nbest.jsonl"), *grid, "-o", str(w / "wordlm.json")],
             "tune wordlm on the tune 50-best")
-        run(["tune", a.model, str(w / "tune.kn.nbest.jsonl"), *grid, "--lm", a.ngram, "--other-weights", "0:30:1",
+        run(["tune", a.model, str(w / "tune.kn.nbest.jsonl"), *grid, "--lm", a.ngram, "--other-weights", "0:60:2",
              "-o", str(w / "both.json")], "tune wordlm + KenLM on the tune 50-best")
         for name in ("wordlm", "both"):
             run(["rerank", a.model, str(w / "test.kn.nbest.jsonl"), "--am", "acoustic=1", "--weights",

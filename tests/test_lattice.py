@@ -229,3 +229,20 @@ def test_lattice_oracle_is_the_best_path_by_errors(tmp_path):
         texts = sorted({" ".join(w) for w, _, _ in all_paths(lat)})
         best = min(c.errors for c in count_errors([ref] * len(texts), texts))
         assert oracle_errors(lat, ref) == best, ref
+
+
+def test_two_lms_log_linear(tmp_path, table_lm):
+    """Another LM joins with its own weight: the exact search equals Σ_m α_m·lm_m.score per path."""
+    other = TableLM(WORDS, lambda h: _table(["x"] + list(h)))
+    lat = read_slf(write(tmp_path, LINKS))
+    w = Weights(acoustic=1.0, lms=(0.7, 1.3), word_bonus=0.2)
+    truth = {}
+    for words, ac, _ in all_paths(lat):
+        text = " ".join(words)
+        total = ac + 0.2 * len(words) + 0.7 * table_lm.score(text) + 1.3 * other.score(text)
+        truth[text] = max(truth.get(text, -math.inf), total)
+    ex = expand(lat, [table_lm, other], w, Options(k=None))
+    best = best_path(ex)
+    assert best.total == pytest.approx(max(truth.values()), abs=1e-4) and truth[best.text] == pytest.approx(best.total, abs=1e-4)
+    p = nbest(ex, 1)[0]
+    assert p.fields(w)["lms"][0] == pytest.approx(other.score(p.text), abs=1e-4)
