@@ -87,7 +87,7 @@ def _lattice_paths(lattices, lists) -> list[str]:
               help="Another LM (model directory, MIX.json, ARPA or KenLM binary), log-linear with its own weight.")
 @click.option("-k", "--history", "history", default="4", show_default=True,
               help="Merge histories that agree on their last K words ('full': never merge; exact without pruning).")
-@click.option("--beam", type=click.FloatRange(min=0), default=None, help="Prune states more than BEAM below their level's best estimate  [default: none]")
+@click.option("--beam", type=click.FloatRange(min=0), default=None, help="Drop a state more than BEAM below the best state of its lattice node  [default: none]")
 @click.option("--max-histories", type=click.IntRange(min=1), default=None, help="At most N states per lattice node  [default: no limit]")
 @click.option("--filler", "fillers", multiple=True, help="Another filler word (no LM score, not a word; repeatable).")
 @click.option("--max-links", type=click.IntRange(min=1), default=2_000_000, show_default=True,

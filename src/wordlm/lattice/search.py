@@ -16,10 +16,12 @@ The LM log-probabilities of a link come from its source state's `rows.logprobs` 
 the states of a level that need new LM states are made by ONE `lm.extend` call per LM for the
 whole level (all nodes of the level together).
 
-Pruning, both off by default (then with `k=None` the search is exact): `beam` drops a state whose
-score plus the best first-pass completion of its node (acoustic, first-pass LM and word bonus from
-there to the end, no new LM) is more than `beam` below the best such estimate of its level;
-`max_histories` keeps at most that many states (the best) per node. Memory: a level's `Rows` are
+Pruning, both off by default (then with `k=None` the search is exact), compares only the states
+of one lattice node (they share their future, so the comparison is fair whatever the weights):
+`beam` drops a state more than `beam` below the best state of its node; `max_histories` keeps the
+best that many states of a node. (A level-wide beam on score + best first-pass completion was
+tried first and dropped: the completion has no LM cost, so with a large α it favoured states with
+many words still to come and lost the best path; `benchmarks/lattices.md`.) Memory: a level's `Rows` are
 freed once every node that extends them is done.
 
 Result: an `Expanded` lattice (states, arcs, forward scores), from which `paths.py` takes the
@@ -111,12 +113,6 @@ def expand(lat, lms=(), weights: Weights = Weights(), options: Options = Options
     arc_fp = first_pass_arc(lat, weights, filler)
     link_end, link_word = lat.link_end, lat.link_word
     out = Expanded(lat, weights, word_is_filler=filler)
-    # the best first-pass completion of each node, for the beam
-    bwd = np.full(lat.num_nodes, -math.inf)
-    bwd[lat.end] = 0.0
-    for u in reversed(shape.order):
-        for j in shape.out_links[u]:
-            bwd[u] = max(bwd[u], arc_fp[j] + bwd[link_end[j]])
     # nodes grouped by level
     by_level: dict[int, list[int]] = {}
     for u in shape.order:
@@ -172,18 +168,15 @@ def expand(lat, lms=(), weights: Weights = Weights(), options: Options = Options
         # 2. pruning
         if new_states and (options.beam < math.inf or options.max_histories):
             keep = np.ones(len(new_states), dtype=bool)
-            est = np.array([t + bwd[v] for v, _, t, _ in new_states])
-            if options.beam < math.inf:
-                keep &= est >= est.max() - options.beam
-            if options.max_histories:
-                by_node: dict[int, list[int]] = {}
-                for i, (v, *_rest) in enumerate(new_states):
-                    if keep[i]:
-                        by_node.setdefault(v, []).append(i)
-                for v, idx in by_node.items():
-                    if len(idx) > options.max_histories:
-                        idx.sort(key=lambda i: -new_states[i][2])
-                        keep[idx[options.max_histories:]] = False
+            by_node: dict[int, list[int]] = {}
+            for i, (v, *_rest) in enumerate(new_states):
+                by_node.setdefault(v, []).append(i)
+            for v, idx in by_node.items():  # states of one node share their future: compare them only
+                idx.sort(key=lambda i: -new_states[i][2])
+                top = new_states[idx[0]][2]
+                for rank, i in enumerate(idx):
+                    if new_states[i][2] < top - options.beam or (options.max_histories and rank >= options.max_histories):
+                        keep[i] = False
             pruned += int((~keep).sum())
             new_states = [s for s, kp in zip(new_states, keep) if kp]
         # 3. LM states: one extend call per LM for every state whose best arc carries a word
