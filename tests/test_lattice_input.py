@@ -131,3 +131,42 @@ def test_cli_bad_lattice_exits_1_with_one_line(tmp_path):
     assert r.exit_code == 1 and "no such file" in r.output
     r = CliRunner().invoke(cli, ["lattice", "none", str(bad), "-k", "x"])
     assert r.exit_code == 2
+
+
+KALDI = """utt1
+0\t1\t1\t0.5,1.0,1_2
+0\t2\t2\t0.5,1.5,
+1\t3\t3\t0.25,2.0,3_3
+2\t3\t3\t0.25,1.0
+3\t4\t0\t0,0.5,
+4\t0.1,0.0,
+
+utt2
+0\t1\t4\t1,2,
+1
+"""
+WORDS_TXT = "<eps> 0\njack 1\njill 2\nwent 3\nup 4\n"
+
+
+def test_kaldi_text_lattices(tmp_path):
+    from wordlm.lattice import best_path, expand
+    from wordlm.lattice.kaldi import read_kaldi, read_words
+
+    ark, words = tmp_path / "lat.txt", tmp_path / "words.txt"
+    ark.write_text(KALDI)
+    words.write_text(WORDS_TXT)
+    lats = list(read_kaldi(ark, read_words(words)))
+    assert [x.utt_id for x in lats] == ["utt1", "utt2"]
+    best = best_path(expand(lats[0]))  # acoustic only: jill (−1.5) went (−1.0) beats jack (−1) went (−2)
+    assert best.text == "jill went" and best.acoustic == pytest.approx(-3.0)
+    r = CliRunner().invoke(cli, ["lattice", "none", str(ark), "--format", "kaldi", "--words", str(words),
+                                 "--lm-weight", "0", "--first-lm-weight", "1"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines() == ["utt1 jill went", "utt2 up"]
+    bad = tmp_path / "bad.txt"
+    bad.write_text(KALDI.replace("1\t3\t3\t0.25,2.0,3_3", "1\t3\t9\t0.25,2.0,3_3"))
+    with pytest.raises(InputError, match=r"bad.txt:4: field word 9: not in words.txt"):
+        list(read_kaldi(bad, read_words(words)))
+    bad.write_text(KALDI.replace("0.5,1.5,", "0.5,x,"))
+    with pytest.raises(InputError, match=r"bad.txt:3: field acoustic cost 'x'"):
+        list(read_kaldi(bad, read_words(words)))

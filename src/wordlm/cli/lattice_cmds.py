@@ -61,6 +61,20 @@ def _lattice_paths(lattices, lists) -> list[str]:
     return paths
 
 
+def _read_all(paths, fmt, words_file, max_links):
+    """(path, Lattice) for every lattice of every file: one an SLF file, several a Kaldi archive."""
+    from wordlm.lattice.kaldi import read_kaldi, read_words
+    from wordlm.lattice.slf import read_slf
+
+    words = read_words(words_file) if fmt == "kaldi" else None
+    for path in paths:
+        if fmt == "kaldi":
+            for lat in read_kaldi(path, words, max_links):
+                yield path, lat
+        else:
+            yield path, read_slf(path, max_links=max_links, max_nodes=max_links)
+
+
 @cli.command(epilog="Example: wordlm lattice atis lat/*.slf.gz --refs dev.refs --nbest-out nb.jsonl -o best.txt")
 @click.argument("model", type=click.Path())
 @click.argument("lattices", nargs=-1, type=click.Path(allow_dash=True))
@@ -68,6 +82,11 @@ def _lattice_paths(lattices, lists) -> list[str]:
               help="A file of lattice paths, one a line (repeatable).")
 @click.option("--refs", type=click.Path(exists=True, dir_okay=False), default=None,
               help="References, Kaldi text format (UTT w1 w2 ...): a WER report on stderr, `ref` in the n-best.")
+@click.option("--format", "fmt", type=click.Choice(["slf", "kaldi"]), default="slf", show_default=True,
+              help="slf: HTK SLF, a lattice a file; kaldi: Kaldi text lattices (lattice-copy ... ark,t:), several a "
+                   "file, with --words.")
+@click.option("--words", "words_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Kaldi's words.txt (WORD ID per line), for --format kaldi.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write the 1-best lines here (atomically) instead of stdout.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per lattice (utt_id, text, total, fields, stats).")
@@ -93,9 +112,9 @@ def _lattice_paths(lattices, lists) -> list[str]:
 @click.option("--max-links", type=click.IntRange(min=1), default=2_000_000, show_default=True,
               help="Refuse a lattice with more links (or nodes) than this, before reading its links.")
 @handle_errors
-def lattice(model, lattices, lists, refs, output, as_json, nbest_out, n, slf_out, lm_weight, word_bonus,
+def lattice(model, lattices, lists, refs, fmt, words_file, output, as_json, nbest_out, n, slf_out, lm_weight, word_bonus,
             acoustic_weight, first_lm_weight, weights_file, lms, history, beam, max_histories, fillers, max_links):
-    """Rescore LATTICES (HTK SLF, plain or .gz) with MODEL; print the 1-best of each.
+    """Rescore LATTICES (HTK SLF, plain or .gz; or Kaldi text lattices) with MODEL; print the 1-best of each.
 
     total = acoustic_weight·Σa + first_lm_weight·Σl + α·LM + Σ α_k·LM_k + β·words (natural log;
     LM = ln p(words </s> | <s>); fillers such as !NULL, <sil>, [NOISE] get no LM score and are no
@@ -107,6 +126,8 @@ def lattice(model, lattices, lists, refs, output, as_json, nbest_out, n, slf_out
     from wordlm.saving import check_output_path
 
     k = _history(history)
+    if fmt == "kaldi" and not words_file:
+        raise click.UsageError("--format kaldi needs --words words.txt (Kaldi lattices hold word ids)")
     for value, option in ((lm_weight, "--lm-weight"), (word_bonus, "--word-bonus"),
                           (acoustic_weight, "--acoustic-weight"), (first_lm_weight, "--first-lm-weight")):
         _finite(value, option)
@@ -152,8 +173,7 @@ def lattice(model, lattices, lists, refs, output, as_json, nbest_out, n, slf_out
     seen: set[str] = set()
     want_n = n if (nbest_out or ref_map is not None) else 0
     started = time.perf_counter()
-    for path in paths:
-        lat = lt.read_slf(path, max_links=max_links, max_nodes=max_links)
+    for path, lat in _read_all(paths, fmt, words_file, max_links):
         if lat.utt_id in seen:
             from wordlm.errors import InputError
 
