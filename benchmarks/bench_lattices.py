@@ -63,12 +63,24 @@ def run(args: list[str], what: str) -> dict:
     return out
 
 
+def merge(a: Path, b: Path, out: Path) -> None:
+    """The union of two jsonl n-best files, utterance by utterance (a's hypotheses first, b's new texts)."""
+    second = {u["utt_id"]: u for u in map(json.loads, b.read_text().splitlines())}
+    lines = []
+    for line in a.read_text().splitlines():
+        u = json.loads(line)
+        texts = {h["text"] for h in u["hyps"]}
+        u["hyps"] += [h for h in second.get(u["utt_id"], {"hyps": []})["hyps"] if h["text"] not in texts]
+        lines.append(json.dumps(u))
+    out.write_text("\n".join(lines) + "\n")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--lattices", default=str(ROOT / "runs" / "lattices"))
     p.add_argument("--model", default=str(ROOT / "runs" / "atis" / "lstm"))
     p.add_argument("--ngram", default=str(ROOT / "runs" / "atis" / "kn4.arpa"))
-    p.add_argument("--stage", choices=["all", "main", "sweep", "memory"], default="all")
+    p.add_argument("--stage", choices=["all", "main", "iterate", "sweep", "memory"], default="all")
     a = p.parse_args()
     d = Path(a.lattices)
     w = d / "bench"
@@ -103,6 +115,20 @@ def main() -> None:
         for name in ("wordlm", "both"):
             run(["lattice", a.model, "--list", lst["test"], "--refs", refs["test"], "--weights", str(w / f"{name}.json"),
                  *SEARCH, "-o", str(w / f"test.lattice.{name}.txt")], f"lattice rescoring, test: {name}")
+    if a.stage in ("all", "iterate"):
+        # 3b. one more round: tune on the tune lattices' own wordlm 50-best (merged with the KenLM 50-best)
+        for name in ("wordlm", "both"):
+            own = w / f"tune.lattice.{name}.nbest.jsonl"
+            run(["lattice", a.model, "--list", lst["tune"], "--refs", refs["tune"], "--weights", str(w / f"{name}.json"),
+                 *SEARCH, "--nbest-out", str(own), "-o", str(w / f"tune.lattice.{name}.txt")],
+                f"lattice rescoring, tune: {name} (for the second round)")
+            merged = w / f"tune.merged.{name}.nbest.jsonl"
+            merge(w / "tune.kn.nbest.jsonl", own, merged)
+            extra = ["--lm", a.ngram, "--other-weights", "0:60:2"] if name == "both" else []
+            run(["tune", a.model, str(merged), *grid, *extra, "-o", str(w / f"{name}2.json")],
+                f"tune {name} on the merged tune 50-best (second round)")
+            run(["lattice", a.model, "--list", lst["test"], "--refs", refs["test"], "--weights", str(w / f"{name}2.json"),
+                 *SEARCH, "-o", str(w / f"test.lattice.{name}2.txt")], f"lattice rescoring, test: {name}, second round")
     if a.stage in ("all", "sweep"):
         tuned = w / "wordlm.json"
         half = w / "test50.list"  # the sweep: the first 50 test lattices

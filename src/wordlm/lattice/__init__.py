@@ -1,4 +1,4 @@
-"""Lattice rescoring: read a recogniser's word lattices (HTK SLF), rescore them with language
+"""Lattice rescoring: read a recogniser's word lattices (HTK SLF, Kaldi text), rescore them with language
 models through the model interface, and take the 1-best, an n-best list and a rescored lattice.
 
 The score of a path (natural log; the lattice's own scores converted from its `base`):
@@ -18,9 +18,10 @@ best of all paths scored one by one with `lm.score`, a test checks it). Pruning:
 `max_histories` (`search.py`). With the acoustic weight 1 and no LM (α = 0), it is a first-pass
 n-best extractor: `wordlm lattice` does that without loading a model.
 
-Modules: `slf` (read, validate, write SLF), `words` (the filler rule, LM ids), `graph` (reachable
-links, topological levels, cycles), `search` (the expansion with LM states), `paths` (1-best,
-n-best), `rescore` (a file in, a `Result` and a rescored SLF out).
+Modules: `slf` (read, validate, write SLF), `kaldi` (Kaldi's text lattices), `words` (the filler
+rule, LM ids), `graph` (reachable links, topological levels, cycles), `search` (the expansion with
+LM states), `paths` (1-best, n-best), `oracle` (the lattice's fewest word errors), `rescore` (a
+file in, a `Result` and a rescored SLF out).
 Not here: n-best reranking and tuning (`wordlm.rerank`), the command line (`cli/lattice_cmds.py`).
 """
 
