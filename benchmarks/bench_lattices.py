@@ -80,7 +80,8 @@ def main() -> None:
     p.add_argument("--lattices", default=str(ROOT / "runs" / "lattices"))
     p.add_argument("--model", default=str(ROOT / "runs" / "atis" / "lstm"))
     p.add_argument("--ngram", default=str(ROOT / "runs" / "atis" / "kn4.arpa"))
-    p.add_argument("--stage", choices=["all", "main", "iterate", "sweep", "memory"], default="all")
+    p.add_argument("--stage", choices=["all", "main", "iterate", "plus", "sweep", "memory"], default="all")
+    p.add_argument("--iterate", nargs="*", default=["wordlm", "both"], help="LM sets of the second round")
     a = p.parse_args()
     d = Path(a.lattices)
     w = d / "bench"
@@ -117,7 +118,7 @@ def main() -> None:
                  *SEARCH, "-o", str(w / f"test.lattice.{name}.txt")], f"lattice rescoring, test: {name}")
     if a.stage in ("all", "iterate"):
         # 3b. one more round: tune on the tune lattices' own wordlm 50-best (merged with the KenLM 50-best)
-        for name in ("wordlm", "both"):
+        for name in a.iterate:
             own = w / f"tune.lattice.{name}.nbest.jsonl"
             run(["lattice", a.model, "--list", lst["tune"], "--refs", refs["tune"], "--weights", str(w / f"{name}.json"),
                  *SEARCH, "--nbest-out", str(own), "-o", str(w / f"tune.lattice.{name}.txt")],
@@ -129,6 +130,18 @@ def main() -> None:
                 f"tune {name} on the merged tune 50-best (second round)")
             run(["lattice", a.model, "--list", lst["test"], "--refs", refs["test"], "--weights", str(w / f"{name}2.json"),
                  *SEARCH, "-o", str(w / f"test.lattice.{name}2.txt")], f"lattice rescoring, test: {name}, second round")
+    if a.stage in ("all", "plus"):
+        # 3c. wordlm added to the whole first pass (KenLM kept at its tuned weight): the n-best field `total`
+        kn = json.loads((w / "kn.json").read_text())
+        run(["tune", a.model, str(w / "tune.kn.nbest.jsonl"), *grid[:2], "--am", "total=1", "--lm-weights", "0:40:1",
+             "--word-bonuses", "-40:40:2", "--rule", "best", "--folds", "0", "-o", str(w / "plus.json")],
+            "tune wordlm added to the first pass (acoustic + KenLM) on the tune 50-best")
+        plus = json.loads((w / "plus.json").read_text())
+        run(["rerank", a.model, str(w / "test.kn.nbest.jsonl"), "--am", "total=1", "--weights", str(w / "plus.json"),
+             "-o", str(w / "test.rerank.plus.txt")], "50-best rescoring, test: first pass + wordlm")
+        run(["lattice", a.model, "--list", lst["test"], "--refs", refs["test"], "--lm", f"{a.ngram}={kn['lm_weight']}",
+             "--lm-weight", str(plus["lm_weight"]), "--word-bonus", str(kn["word_bonus"] + plus["word_bonus"]), *SEARCH,
+             "-o", str(w / "test.lattice.plus.txt")], "lattice rescoring, test: first pass (KenLM) + wordlm")
     if a.stage in ("all", "sweep"):
         tuned = w / "wordlm.json"
         half = w / "test50.list"  # the sweep: the first 50 test lattices
