@@ -104,10 +104,11 @@ def _read_all(paths, fmt, words_file, max_links):
 @click.option("--weights", "weights_file", type=click.Path(), default=None, help="Tuned weights JSON from `wordlm tune`.")
 @click.option("--lm", "lms", multiple=True, metavar="LM[=WEIGHT]",
               help="Another LM (model directory, MIX.json, ARPA or KenLM binary), log-linear with its own weight.")
-@click.option("-k", "--history", "history", default="4", show_default=True,
+@click.option("-k", "--history", "history", default="3", show_default=True,
               help="Merge histories that agree on their last K words ('full': never merge; exact without pruning).")
 @click.option("--beam", type=click.FloatRange(min=0), default=None, help="Drop a state more than BEAM below the best state of its lattice node  [default: none]")
-@click.option("--max-histories", type=click.IntRange(min=1), default=None, help="At most N states per lattice node  [default: no limit]")
+@click.option("--max-histories", type=click.IntRange(min=0), default=8, show_default=True,
+              help="At most N states per lattice node (0: no limit; with -k full and no --beam the search is exact).")
 @click.option("--filler", "fillers", multiple=True, help="Another filler word (no LM score, not a word; repeatable).")
 @click.option("--max-links", type=click.IntRange(min=1), default=2_000_000, show_default=True,
               help="Refuse a lattice with more links (or nodes) than this, before reading its links.")
@@ -159,7 +160,7 @@ def lattice(model, lattices, lists, refs, fmt, words_file, output, as_json, nbes
             lm_weights.append(w)
     if alpha == 0 and models:  # another LM, but not MODEL: the n-best's `wordlm` field is then that LM's
         log("note: --lm-weight 0: MODEL is not used; the n-best field `wordlm` holds the first --lm's log-probability")
-    options = lt.Options(k=k, beam=math.inf if beam is None else beam, max_histories=max_histories,
+    options = lt.Options(k=k, beam=math.inf if beam is None else beam, max_histories=max_histories or None,
                          fillers=frozenset(fillers))
     log(f"rescoring {len(paths)} lattices: total = {acw:g}*a + {'lmscale' if flw is None else f'{flw:g}'}*l + "
         + " + ".join(f"{w:g}*LM[{name}]" for w, name in zip(lm_weights, ([model] if alpha else []) + [p for p, w in others if w]))
