@@ -10,7 +10,8 @@ that would be an import circle, `tests/test_import_graph.py`); importing this pa
 
 from __future__ import annotations
 
-from wordlm.cli import decode_cmds, export_cmds, mix_cmds, rerank_cmds, score_cmds, serve_cmds, train_cmds  # noqa: F401
+from wordlm.cli import (decode_cmds, export_cmds, lattice_cmds, mix_cmds, rerank_cmds,  # noqa: F401
+                        score_cmds, serve_cmds, train_cmds)
 from wordlm.cli.app import cli, main
 
 __all__ = ["cli", "main"]
