@@ -13,7 +13,7 @@ caches), then `--repeats` times, and the process reports its median. Tasks, thro
 both revisions share:
 - `score`: `lm.score_lines` of `--lines` lines of the LM text (one batched pass per chunk);
 - `rerank`: `lm.rerank` of the first `--utterances` utterances of LibriSpeech test_other 30-best;
-- `beam`: `lm.generate` of 16 prompts, beam 8, 20 words (the compiled beam loop);
+- `beam`: `lm.generate` of 16 prompts, beam 8, exactly 20 words (`</s>` masked before; the compiled beam loop);
 - `beam_numpy`: the same with `no_repeat_ngram=3` (the stepwise search over `Rows`/`extend`);
 - `fill`: `lm.fill` of one blank over the whole vocabulary (the conditional scorer's stepping walk).
 Prints one JSON line per task: the median over rounds of each side's seconds, and head / base.
@@ -54,8 +54,9 @@ fill_text = " ".join(lines[0].split()[:3]) + " ___ " + " ".join(lines[0].split()
 tasks = {
     "score": lambda: lm.score_lines(lines),
     "rerank": lambda: lm.rerank(utts, lm_weight=0.5),
-    "beam": lambda: lm.generate(prompts, strategy="beam", beam_size=8, max_words=20, num=1),
-    "beam_numpy": lambda: lm.generate(prompts, strategy="beam", beam_size=8, max_words=20, num=1, no_repeat_ngram=3),
+    "beam": lambda: lm.generate(prompts, strategy="beam", beam_size=8, min_words=20, max_words=20, num=1),
+    "beam_numpy": lambda: lm.generate(prompts, strategy="beam", beam_size=8, min_words=20, max_words=20, num=1,
+                                      no_repeat_ngram=3),
     "fill": lambda: lm.fill(fill_text, top=5),
 }
 for name in args["tasks"]:

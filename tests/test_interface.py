@@ -179,3 +179,23 @@ def test_advance_refuses_words_its_tokenizer_would_change_and_flags_oovs():
         char.advance(char.begin(1), ["jack"])  # a character model reads characters
     lp, _, _ = char.advance(char.begin(2), ["j", " "])
     assert np.isfinite(lp).all()
+
+
+def test_wordlm_load_takes_what_the_cli_takes(arpa, tmp_path):
+    from wordlm.files import model_kind
+    from wordlm.mixture import ComponentSpec, MixtureSpec, write
+
+    d = tmp_path / "seq"
+    tiny_model("sequence").save(d)
+    write(MixtureSpec([ComponentSpec(str(arpa), "kenlm", 0.5), ComponentSpec(str(d), "wordlm", 0.5)]),
+          tmp_path / "mix.json")
+    assert [model_kind(p) for p in (d, tmp_path / "mix.json", arpa, tmp_path / "missing")] == \
+        ["directory", "mixture", "ngram", "directory"]
+    for path in (d, tmp_path / "mix.json", arpa):
+        lm = wordlm.load(path)
+        assert isinstance(lm, protocol.LanguageModelLike)
+        rows = lm.extend(lm.begin(1), [0], lm.word_ids(["jack"]))
+        assert rows.logprobs.shape == (1, lm.vocab_size)
+        assert np.exp(rows.logprobs[0][np.isfinite(rows.logprobs[0])]).sum() == pytest.approx(1.0, abs=1e-4)
+    with pytest.raises(wordlm.ModelError):
+        wordlm.load(tmp_path / "missing")
