@@ -138,7 +138,7 @@ def lattice(model, lattices, lists, refs, fmt, words_file, output, as_json, nbes
             check_output_path(out, "output")
     ref_map = None
     if refs:
-        from wordlm.nbest_formats import read_refs
+        from wordlm.nbest.recognizers import read_refs
 
         ref_map = read_refs(refs)
     tuned = read_weights(weights_file) if weights_file else {}

@@ -197,7 +197,7 @@ def fusion_model(lm=None, kenlm_model_path: str | None = None, kenlm_weight: flo
         if not Path(lm).is_dir() and not is_mixture_file(lm):  # an ARPA or KenLM binary file
             lm, kenlm_model_path, kenlm_weight = None, (lm if kenlm_model_path is None else kenlm_model_path), 1.0
         else:
-            from wordlm.saving import load
+            from wordlm.loading import load
 
             lm = load(lm)
     if kenlm_model_path is None:
