@@ -61,6 +61,7 @@ def test_bad_lattice_one_line(tmp_path, text, line, message):
     (("J=5\tS=3\tE=4", "J=5\tS=4\tE=3"), "is on a cycle"),
     (("VERSION=1.0", "VERSION=1.0\nstart=3\nend=1"), "field end=1: the end node cannot be reached"),
     (("J=8\tS=3\tE=5\tW=down\ta=-3.0", "J=8\tS=3\tE=3\tW=down\ta=-3.0"), "is on a cycle"),
+    (("VERSION=1.0", "VERSION=1.0\nstart=2\nend=2"), "field end=2: the start and end are the same node"),
 ])
 def test_bad_shape(tmp_path, edit, message):
     path = tmp_path / "bad.slf"
