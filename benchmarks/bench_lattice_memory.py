@@ -34,13 +34,13 @@ def make(path: Path, n_links: int, words: list[str], seed: int = 0) -> None:
 
     rng = np.random.default_rng(seed)
     n_nodes = n_links // 10 + 1
-    lines = ["VERSION=1.0", f"UTTERANCE=big{n_links}"]
+    lines = ["VERSION=1.0", f"UTTERANCE=big{n_links}", "start=0", f"end={n_nodes - 1}"]
     links = []
     for u in range(n_nodes - 1):
-        for _ in range(10):
+        for i in range(10):
             if len(links) >= n_links:
                 break
-            v = min(n_nodes - 1, u + 1 + int(rng.integers(0, 8)))
+            v = u + 1 if i == 0 else min(n_nodes - 1, u + 1 + int(rng.integers(0, 8)))
             links.append((u, v, words[int(rng.integers(len(words)))], float(rng.uniform(-60, -5))))
     while len(links) < n_links:  # pad with links into the end node
         links.append((n_nodes - 2, n_nodes - 1, words[0], -30.0))

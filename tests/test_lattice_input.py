@@ -61,6 +61,7 @@ def test_bad_lattice_one_line(tmp_path, text, line, message):
     (("J=5\tS=3\tE=4", "J=5\tS=4\tE=3"), "is on a cycle"),
     (("VERSION=1.0", "VERSION=1.0\nstart=3\nend=1"), "field end=1: the end node cannot be reached"),
     (("J=8\tS=3\tE=5\tW=down\ta=-3.0", "J=8\tS=3\tE=3\tW=down\ta=-3.0"), "is on a cycle"),
+    (("VERSION=1.0", "VERSION=1.0\nstart=2\nend=2"), "field end=2: the start and end are the same node"),
 ])
 def test_bad_shape(tmp_path, edit, message):
     path = tmp_path / "bad.slf"
@@ -71,14 +72,12 @@ def test_bad_shape(tmp_path, edit, message):
 
 
 def test_two_start_nodes_need_a_header(tmp_path):
-    path = tmp_path / "bad.slf"
-    path.write_text(_replace("J=1\tS=0\tE=2", "J=1\tS=3\tE=2"))  # node 0 and ... both have no incoming link?
-    lat_text = path.read_text()
-    # node 2 now has an incoming link from 3 and 3 from 1, 2: a cycle 2 -> 3 -> 2; instead make two sources:
+    path = tmp_path / "bad.slf"  # node 6 has no links at all: two nodes without incoming links
     path.write_text(LINKS.replace("N=6\tL=10", "N=7\tL=10").replace("I=5\tt=2.00", "I=5\tt=2.00\nI=6\tt=0.00"))
     with pytest.raises(InputError, match="field start: not given, and 2 nodes have no incoming links"):
         read_slf(path)
-    assert lat_text
+    path.write_text(path.read_text().replace("VERSION=1.0", "VERSION=1.0\nstart=0\nend=5"))
+    assert read_slf(path).start == 0
 
 
 def test_size_cap_before_reading_links(tmp_path):
@@ -86,9 +85,10 @@ def test_size_cap_before_reading_links(tmp_path):
     path.write_text("VERSION=1.0\nN=10\tL=5000000000\n")
     with pytest.raises(InputError, match="huge.slf:2: field L: 10 nodes and 5,000,000,000 links is over the cap"):
         read_slf(path)
+    small = tmp_path / "x.slf"
+    small.write_text(LINKS)
     with pytest.raises(InputError, match="over the cap of 5 nodes and 5 links"):
-        read_slf(tmp_path.joinpath("x.slf") if (tmp_path / "x.slf").write_text(LINKS) else None,
-                 max_links=5, max_nodes=5)
+        read_slf(small, max_links=5, max_nodes=5)
 
 
 def test_quoted_words_and_comments(tmp_path):

@@ -13,7 +13,12 @@ Tuning goes through `wordlm tune`, guarded as it is: write the tune lattices' n-
 (`--nbest-out`) and give them to `wordlm tune MODEL NBEST --am acoustic=1` (its grid caps, its
 cross-validation and sign test); `--weights TUNED.json` then reads the weights back (`am`:
 `acoustic=W` → the acoustic weight, `lm=W` → the first-pass LM weight; `lm_weight`, `word_bonus`,
-`lms`). With α = 0 and no `--lm`, MODEL is not loaded (no TensorFlow): the first-pass n-best.
+`lms`). Only ratios of weights change a ranking, so `tune` keeps the acoustic weight at 1 and
+tunes α, β and the `--lm` weights against it (the same choice as tuning all three; the pruning,
+which compares scores within a node, is unaffected by the scale). Why n-best lists rather than a
+grid of lattice searches: a grid point costs a pass over the n-best lists (milliseconds), a lattice
+search seconds a lattice. With α = 0 and no `--lm`, MODEL is not loaded (no TensorFlow): the
+first-pass n-best.
 """
 
 from __future__ import annotations

@@ -42,6 +42,8 @@ def _reach(n_nodes, first, adjacency, ends) -> np.ndarray:
 
 def prepare(lat) -> Shape:
     n = lat.num_nodes
+    if lat.start == lat.end:
+        raise InputError(f"{lat.name}: field end={lat.end}: the start and end are the same node (no words to rescore)")
     starts, ends = lat.link_start.tolist(), lat.link_end.tolist()
     out_all: list[list[int]] = [[] for _ in range(n)]
     in_all: list[list[int]] = [[] for _ in range(n)]

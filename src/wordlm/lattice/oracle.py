@@ -32,7 +32,6 @@ def oracle_errors(lat, ref: str, fillers=frozenset()) -> int:
             code.append(vocab.get(base_word(w).lower(), -1))
     inf = np.iinfo(np.int64).max // 4
     cost: dict[int, np.ndarray] = {lat.start: np.arange(n + 1, dtype=np.int64)}
-    remaining = {u: len(shape.out_links[u]) for u in shape.order}
     for u in shape.order:
         row = cost.get(u)
         if row is None:
@@ -51,6 +50,5 @@ def oracle_errors(lat, ref: str, fillers=frozenset()) -> int:
                 new[1:] = np.minimum(new[1:], row[:-1] + (ref_ids != c))  # substitution or match
             old = cost.get(v)
             cost[v] = new.copy() if old is None else np.minimum(old, new)
-        remaining[u] = 0
         del cost[u]
     return inf

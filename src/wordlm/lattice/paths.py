@@ -74,6 +74,10 @@ def in_arcs(ex) -> list[list[int]]:
 def best_path(ex) -> Path:
     """The highest-scoring path (Viterbi backtrace through each state's best incoming arc)."""
     into = in_arcs(ex)
+    if not into[ex.final]:
+        from wordlm.errors import InputError
+
+        raise InputError(f"{ex.lattice.name}: no path from the start node to the end node")
     arcs, s = [], ex.final
     while s != 0:
         best = max(into[s], key=lambda a: ex.forward[ex.arc_from[a]] + ex.arc_score[a])

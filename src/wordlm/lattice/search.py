@@ -53,7 +53,7 @@ class Weights:
 
 @dataclass(frozen=True)
 class Options:
-    k: int | None = 4  # histories that agree on their last k words are merged; None: never merged
+    k: int | None = 3  # histories that agree on their last k words are merged; None: never merged
     beam: float = math.inf
     max_histories: int | None = None
     fillers: frozenset = frozenset()
