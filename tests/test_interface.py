@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -185,9 +187,12 @@ def test_wordlm_load_takes_what_the_cli_takes(arpa, tmp_path):
     from wordlm.files import model_kind
     from wordlm.mixture import ComponentSpec, MixtureSpec, write
 
+    import shutil
+
     d = tmp_path / "seq"
     tiny_model("sequence").save(d)
-    write(MixtureSpec([ComponentSpec(str(arpa), "kenlm", 0.5), ComponentSpec(str(d), "wordlm", 0.5)]),
+    arpa = Path(shutil.copy(arpa, tmp_path / "tiny.arpa"))  # a mixture's components lie beside it
+    write(MixtureSpec([ComponentSpec("tiny.arpa", "kenlm", 0.5), ComponentSpec("seq", "wordlm", 0.5)]),  # beside it
           tmp_path / "mix.json")
     assert [model_kind(p) for p in (d, tmp_path / "mix.json", arpa, tmp_path / "missing")] == \
         ["directory", "mixture", "ngram", "directory"]
