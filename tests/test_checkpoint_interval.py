@@ -1,5 +1,6 @@
-"""Checkpoints during training are saved at most once every `checkpoint.MIN_INTERVAL` seconds (the
-first best epoch at once, the last at the end); a best epoch not saved yet is kept in memory and
+"""Checkpoints during training without validation text are saved at most once every
+`checkpoint.MIN_INTERVAL` seconds (the first epoch at once, the last at the end; with validation,
+each best epoch at once: test_training.py); a best epoch not saved yet is kept in memory and
 saved on an interrupt, so the directory then holds exactly that epoch's model."""
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from wordlm.cli.common import check_inputs, echo_json, handle_errors, import_ten
 @cli.command(epilog="Example: wordlm train src/wordlm/data/rhyme.txt -o rhyme --epochs 200 --units 32")
 @click.argument("texts", nargs=-1, required=True, metavar="TEXT...")
 @click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False),
-              help="Model directory to write (the best model so far is saved there after an epoch, at most once a second, and at the end).")
+              help="Model directory to write (the best model so far is saved there after each epoch: without --valid at most once a second).")
 @click.option("--framing", type=click.Choice(["sequence", "line", "window", "word", "char"]), default="sequence", show_default=True,
               help="What an example is: sequence (whole lines, one LSTM pass), line (growing prefixes), window (N words in), word (one word in), char.")
 @click.option("--context", type=click.IntRange(min=1), default=2, show_default=True, help="Words of context for --framing window.")

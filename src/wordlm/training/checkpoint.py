@@ -1,8 +1,8 @@
 """Checkpoints during training, interrupts that leave a usable model, and resuming a saved model.
 
 - `Checkpointer.epoch_end` saves the model to the output directory after every epoch that is the
-  best so far (by validation perplexity; every epoch without validation text), at most once every
-  `MIN_INTERVAL` seconds after the first: a save costs tens of milliseconds, more than an epoch of a
+  best so far (by validation perplexity; every epoch without validation text; then at most once
+  every `MIN_INTERVAL` seconds after the first, as `loop.py` asks): a save costs tens of milliseconds, more than an epoch of a
   small corpus (200 epochs of the rhyme saved 200 times spent 3/4 of their time saving). A best
   epoch not saved for that reason is kept in memory (weights and info) until the next save, an
   interrupt or the end. `saving.save` is atomic, so the directory always holds a complete model,

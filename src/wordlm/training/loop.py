@@ -58,8 +58,8 @@ def train(
 ) -> LanguageModel:
     """Train a model on corpus files (paths, `.gz` or `-`); returns the LanguageModel.
 
-    `output`: model directory; the best model so far is saved there after an epoch (at most once
-    every `checkpoint.MIN_INTERVAL` seconds), on an interrupt, and at the end (by the chief only, in multi-worker training). `resume`: continue
+    `output`: model directory; the best model so far is saved there after each epoch (without `valid`,
+    at most once every `checkpoint.MIN_INTERVAL` seconds), on an interrupt, and at the end (by the chief only, in multi-worker training). `resume`: continue
     the model already in `output` (its vocabulary, framing and network; `config` then supplies
     only how to train: epochs, batch size, learning rate, ...); without one there, start anew.
     A model already in `output` is never replaced unless `resume` or `overwrite` says so; the
@@ -139,7 +139,7 @@ def train(
             valid_streams = [lm.framing.line(lm.vocab.encode(t)) for t in valid_corpus.lines]
         lm.info.update(_corpus_info(corpus, paths, plan, texts))
         lm.info["valid_files"] = [str(v) for v in valid] if valid else None
-        checkpointer = Checkpointer(output, chief)
+        checkpointer = Checkpointer(output, chief, min_interval=0.0 if valid_streams else None)  # each best epoch, with validation
         epochs = EpochLog(lm, valid_streams, config, on_epoch_end, checkpointer, started, previous, verbose, switch)
         try:
             with stop_on_interrupt(epochs.request_stop), contextlib.redirect_stdout(sys.stderr):
