@@ -44,7 +44,10 @@ def test_python_errors_name_the_field_and_the_cli_its_option(seq_lm):
 def test_repr_says_what_the_model_is(tmp_path):
     import wordlm
 
-    lm = tiny_model("sequence", epochs=1)
+    import copy
+
+    lm = copy.copy(tiny_model("sequence", epochs=1))  # the shared model may have been saved by another test
+    lm.source = None
     assert repr(lm) == ("<LanguageModel sequence framing, boundaries on, keras tokenizer, 25 ids (21 words), "
                         "1x LSTM 16, embedding 8, not saved>")
     lm.save(tmp_path / "m")

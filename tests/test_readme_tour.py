@@ -115,6 +115,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 model, port = sys.argv[2], int(sys.argv[4])
 info = json.loads(subprocess.run(["wordlm", "info", model, "--json"], capture_output=True, text=True).stdout)
+from wordlm.serve.app import without_paths  # as `wordlm serve` describes it: training files by name
+info = without_paths(info)
 if len(sys.argv) > 5:
     info["vocab_words"] = int(sys.argv[5])
 

@@ -60,9 +60,9 @@ def test_health_info_and_schema(served, served_lm):
     assert served.get("/healthz").json() == {"status": "ok"}
     info = served.get("/v1/info").json()
     serve = info.pop("serve")
-    from wordlm.serve.app import _without_paths
+    from wordlm.serve.app import without_paths
 
-    assert info == jsonable(_without_paths(served_lm.describe()))  # the training files by name only
+    assert info == jsonable(without_paths(served_lm.describe()))  # the training files by name only
     assert serve["max_batch"] == 64 and serve["api_key"] is False and "stats" in serve
     schema = served.get("/openapi.json").json()
     for path in ("/v1/score", "/v1/perplexity", "/v1/next", "/v1/fill", "/v1/generate", "/v1/rerank"):

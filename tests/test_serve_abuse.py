@@ -486,11 +486,12 @@ def test_sigterm_answers_every_client_in_json_within_the_bound_and_exits_0(serve
     server = Server(serve_model_dir, "--max-wait-ms", "0", "--drain-seconds", str(drain), "--max-compute-seconds", "60")
     try:
         hyps = [{"text": line, "score": -1.0} for line in RHYME_LINES]
-        jobs = [("/v1/generate", SLOW_GENERATE),  # in flight: longer than the drain
+        slow = {**SLOW_GENERATE, "min_words": 2_000, "max_words": 2_000}  # minutes, even on a tiny model
+        jobs = [("/v1/generate", slow),  # in flight: longer than the drain
                 ("/v1/generate", {"prompt": "jill", "strategy": "beam", "num": 3}),
                 ("/v1/score", {"lines": RHYME_LINES}), ("/v1/perplexity", {"lines": RHYME_LINES}),
                 ("/v1/next", {"prompt": "jack and"}), ("/v1/fill", {"text": "jack ___ jill"}),
-                ("/v1/rerank", {"hyps": hyps}), ("/v1/generate", SLOW_GENERATE)]
+                ("/v1/rerank", {"hyps": hyps}), ("/v1/generate", slow)]
         answers: dict = {}
 
         def send(i, path, body):

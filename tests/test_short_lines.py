@@ -103,7 +103,7 @@ def _reference_lines(data: bytes, name: str):
     out = []
     try:
         for number, raw in enumerate(iter(io.BytesIO(data).readline, b""), 1):
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            if raw.startswith(b"\xef\xbb\xbf"):  # the text rule: every line drops its BOM
                 raw = raw[3:]
             if b"\x00" in raw:
                 raise InputError(f"{name}:{number}: binary data (NUL byte), expected UTF-8 text")

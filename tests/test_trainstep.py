@@ -142,7 +142,7 @@ def test_tied_training_keeps_the_output_layer_equal_to_the_embedding(tmp_path):
 
 
 @pytest.mark.parametrize("options, message", [
-    (dict(size=ModelSize(8, 16, 1, 0.0)), "--embedding-dim equal to --units"),
+    (dict(size=ModelSize(8, 16, 1, 0.0)), "size.embedding_dim equal to size.units"),
     (dict(framing="window", size=ModelSize(8, 8, 1, 0.0)), "needs a sequence or char model"),
 ])
 def test_tie_embeddings_refuses_what_it_cannot_tie(options, message):

@@ -356,7 +356,9 @@ class Job:
             expected = json.loads(info.stdout)
         except ValueError:
             return [f"`wordlm info {model} --json` failed: {info.stderr.strip()[-300:]}"]
-        if self.process.poll() is not None or served != expected:
+        from wordlm.serve.app import without_paths  # the service names training files without their folders
+
+        if self.process.poll() is not None or served != without_paths(expected):
             return [f"the server on port {self.ports.used} is not this block's: /v1/info describes another "
                     f"model than {model} ({json.dumps(served)[:200]})"]
         return []

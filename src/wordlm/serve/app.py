@@ -116,7 +116,7 @@ def create_app(lm, *, max_batch: int = DEFAULT_MAX_BATCH, max_wait_ms: float = D
                   summary="A word-level language model: scores, perplexity, next words, fill-in, generation, "
                           "n-best reranking. Natural log; </s> predicted and counted; <s> context only.")
     app.state.lm, app.state.batcher = lm, batcher
-    described = _without_paths(lm.describe())
+    described = without_paths(lm.describe())
     limits = {"max_batch": max_batch, "max_wait_ms": max_wait_ms, "max_body_bytes": max_body,
               "max_lines": s.MAX_LINES, "max_top": s.MAX_TOP, "max_text_chars": s.MAX_TEXT_CHARS,
               "max_compute_seconds": max_compute_s, "max_queue": max_queue, "queue_timeout_seconds": queue_timeout_s,
@@ -266,7 +266,7 @@ def _now() -> float:
     return time.monotonic()
 
 
-def _without_paths(described: dict) -> dict:
+def without_paths(described: dict) -> dict:
     """The model's description as the service shows it: the training files by name only (their
     folders say nothing about the model and something about the server)."""
     import os
