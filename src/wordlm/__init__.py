@@ -44,7 +44,7 @@ _EXPORTS = {
     "ModelError": "wordlm.errors",
 }
 
-_NEEDS_TENSORFLOW = {"load", "save", "train", "TrainConfig"}
+_NEEDS_TENSORFLOW = {"save", "train", "TrainConfig"}  # `load` imports it only for the TensorFlow runtime
 
 __all__ = ["__version__", *_EXPORTS]
 

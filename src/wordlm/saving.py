@@ -29,6 +29,8 @@ from wordlm.framings import framing_from_config
 from wordlm.jsonfile import parse
 from wordlm.lm import LanguageModel
 from wordlm.model_files import check_archive, check_config
+from wordlm.runtime import files as runtime_files
+from wordlm.runtime import resolve as resolve_runtime
 from wordlm.model import ModelSize
 from wordlm.text import Tokenizer
 from wordlm.vocab import Vocabulary
@@ -99,15 +101,18 @@ def save(lm: LanguageModel, directory) -> Path:
         weights = f"model-{secrets.token_hex(4)}.keras"
         tmp_weights = directory / f".tmp-{weights}"  # Keras insists on the .keras suffix
         try:
-            lm.keras_model.save(tmp_weights, overwrite=True)
+            lm.runtime.save_network(lm, tmp_weights)  # Keras's save, or a copy of the archive loaded
         except Exception:
             tmp_weights.unlink(missing_ok=True)
             raise
         os.replace(tmp_weights, directory / weights)
+        runtime_files.after_save(lm, directory, weights)  # its ONNX graph, model-<id>.onnx (runtime/files.py)
         config = model_config(lm, weights)
         write_atomic(directory / CONFIG_FILE, json.dumps(config, ensure_ascii=False, indent=1).encode("utf-8"))
         # Committed. Remove the previous weights and what an interrupted earlier save left behind.
         stale = [*directory.glob(".tmp-model-*.keras")] + ([directory / previous] if previous not in (None, weights) else [])
+        stale += [*directory.glob(".tmp-model-*.onnx")]
+        stale += [runtime_files.graph_path(directory, previous)] if previous not in (None, weights) else []
         for path in stale:
             path.unlink(missing_ok=True)
     lm.source = directory
@@ -169,13 +174,17 @@ def read_config(directory) -> dict:
     return config
 
 
-def load(directory) -> LanguageModel:
+def load(directory, runtime: str | None = None) -> LanguageModel:
     """Load a model directory saved by `save` (or a mixture file written by `wordlm mix`: a
     `Mixture`, which answers the same methods); raises ModelError for anything wrong with it.
 
     A save running at the same time replaces `wordlm.json` and then removes the weights file it
     named: when the file read is gone or changes underneath, `wordlm.json` is read again (a few
-    times), so the model loaded is the old one or the new one, never a mix."""
+    times), so the model loaded is the old one or the new one, never a mix.
+
+    `runtime`: "tensorflow", "onnx" or "auto" (default: `$WORDLM_RUNTIME`, else auto: ONNX Runtime
+    when installed; `wordlm.runtime`). Under ONNX Runtime no TensorFlow is imported and the model
+    has no `keras_model`."""
     from wordlm.mixture.file import is_mixture_file
 
     if is_mixture_file(directory):
@@ -185,18 +194,13 @@ def load(directory) -> LanguageModel:
     for attempt in range(5):
         named = _weights_file_named(Path(directory))
         try:
-            return _load_once(directory)
+            return _load_once(directory, runtime)
         except (ModelError, OSError):
             if attempt == 4 or _weights_file_named(Path(directory)) == named:
                 raise  # not a concurrent save: the model really is broken
 
 
-def _load_once(directory) -> LanguageModel:
-    from wordlm.tf_quiet import import_tensorflow
-
-    import_tensorflow()
-    import keras
-
+def _load_once(directory, runtime: str | None = None) -> LanguageModel:
     directory = Path(directory)
     config = read_config(directory)
     path = directory / CONFIG_FILE
@@ -213,6 +217,18 @@ def _load_once(directory) -> LanguageModel:
     if not weights.is_file():
         raise ModelError(f"{directory}: the weights file {config['weights_file']!r} is missing")
     check_archive(weights, config)  # as data, before Keras deserializes anything
+    # -- the runtime hook (wordlm/runtime/): the ONNX graph beside the weights, no TensorFlow --
+    graph_exists = runtime_files.graph_path(directory, config["weights_file"]).is_file()
+    if resolve_runtime(runtime, graph_exists) == "onnx":
+        lm = LanguageModel(tokenizer, vocab, framing, size, None, config.get("info") or {})
+        lm.runtime = runtime_files.load_runtime(lm, directory, config["weights_file"])
+        lm.source = directory
+        return lm
+    from wordlm.tf_quiet import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
     try:
         network = keras.saving.load_model(weights, compile=False, safe_mode=True)
     except Exception as e:  # Keras raises many types for bad or unsafe files

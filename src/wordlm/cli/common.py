@@ -90,13 +90,14 @@ def load_model(path):
         from wordlm.mixture import load_mixture, read
 
         spec = read(path)  # a missing or broken mixture file fails at once
-        if any(c.kind == "wordlm" for c in spec.components):
+        if any(c.kind == "wordlm" for c in spec.components) and _runtime() == "tensorflow":
             import_tensorflow()
         return load_mixture(path)
     from wordlm.saving import read_config
 
     read_config(path)  # a missing or broken model directory fails at once
-    import_tensorflow()
+    if _runtime() == "tensorflow":
+        import_tensorflow()
     from wordlm.saving import load
 
     lm = load(path)
@@ -105,6 +106,28 @@ def load_model(path):
     # 50,000 one-word lines, benchmarks/robustness.md)
     gc.freeze()
     return lm
+
+
+def _runtime() -> str:
+    """The runtime `--runtime` (or `$WORDLM_RUNTIME`) asks for, "auto" resolved (`wordlm.runtime`)."""
+    from wordlm.runtime import resolve
+
+    return resolve()
+
+
+def runtime_option(fn):
+    """`--runtime tensorflow|onnx|auto` on a command that loads a model: sets `$WORDLM_RUNTIME` for
+    this process (and the processes it starts), which `wordlm.load` reads."""
+
+    def remember(ctx, param, value):
+        if value is not None:
+            os.environ["WORDLM_RUNTIME"] = value
+        return value
+
+    return click.option("--runtime", type=click.Choice(["auto", "tensorflow", "onnx"]), default=None,
+                        expose_value=False, callback=remember, is_eager=True,
+                        help="What runs the network: ONNX Runtime (no TensorFlow start-up), TensorFlow, or "
+                             "auto (ONNX Runtime when installed; default, or $WORDLM_RUNTIME).")(fn)
 
 
 def echo_json(obj) -> None:

@@ -13,7 +13,7 @@ import os
 import click
 
 from wordlm.cli import cli
-from wordlm.cli.common import handle_errors, load_model, log
+from wordlm.cli.common import runtime_option, handle_errors, load_model, log
 
 # Spelled out (not imported) so `wordlm --help` needs no FastAPI; a test checks they match
 # `wordlm.serve.batching` and `wordlm.serve.limits`.
@@ -38,6 +38,7 @@ DEFAULT_MAX_BODY = 1 << 20
 @click.option("--max-body-bytes", type=click.IntRange(1024, 1 << 30), default=DEFAULT_MAX_BODY, show_default=True,
               help="Largest request body; larger ones get 413.")
 @click.option("--access-log", is_flag=True, help="Log every request on stderr.")
+@runtime_option
 @handle_errors
 def serve(model, host, port, max_batch, max_wait_ms, api_key, max_body_bytes, access_log):
     """Serve MODEL over HTTP: JSON endpoints mirroring score, perplexity, next, fill, generate and

@@ -5,7 +5,8 @@ prompts (`inference/search_loops.py`, built and cached by `lm.compiled`): one ca
 TensorFlow round trip per step, whose overhead dominates a one-row step. They give exactly the
 hypotheses of the stepwise searches (`search.decode_rows`, `beam.beam_search` over `state.Stepper`),
 which the tests check, and are used only where carried state is exact for the whole search
-(`lm.carries_state`) and without `no_repeat_ngram` (the stepwise searches handle it).
+(`lm.carries_state`), without `no_repeat_ngram` (the stepwise searches handle it), and where the
+model's runtime has compiled loops (TensorFlow; under ONNX Runtime the stepwise searches run).
 
 - greedy: each step masks (forbidden words, `</s>` before `min_words`), takes the most likely token
   (ties: the lowest id), records its log-probability; the log-probabilities are summed here, in
@@ -39,7 +40,7 @@ def greedy_applies(lm, prompts: list[Prompt], options: DecodeOptions) -> bool:
 
 def state_applies(lm, prompts: list[Prompt], options: DecodeOptions) -> bool:
     """True when carried state is exact for the whole search and the masks are the compiled ones."""
-    if lm.keras_model is None or options.no_repeat_ngram:
+    if not getattr(getattr(lm, "runtime", None), "search_loops", False) or options.no_repeat_ngram:
         return False
     # A history read before predicting word k has len(history) + k - 1 tokens.
     return lm.carries_state(max(len(p.history) + max(p.max_words, 1) - 1 for p in prompts))

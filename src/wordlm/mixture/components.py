@@ -92,7 +92,7 @@ class WordModel(Component):
             skips.append(len(ctx))
         if any(skips):
             scored = lm.stream_logprobs(streams, skips=skips)
-        elif trie and lm.keras_model is not None and lm.carries_state(max((len(s) for s in streams), default=1) - 1):
+        elif trie and getattr(lm, "runtime", None) is not None and lm.carries_state(max((len(s) for s in streams), default=1) - 1):
             from wordlm.rerank.trie import trie_token_logprobs
 
             scored = trie_token_logprobs(lm, streams)

@@ -65,6 +65,7 @@ class Mixture(LanguageModelAPI):
     next_words, candidates, fill, generate, rerank, begin/advance) work on it as on a LanguageModel."""
 
     keras_model = None
+    runtime = None  # no one network: the components' own runtimes run them
     reverse = False
     boundaries = True
     stateful = False
