@@ -8,6 +8,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import pytest  # noqa: E402
 
+
+def pytest_addoption(parser):
+    parser.addoption("--runtime", choices=["auto", "tensorflow", "onnx"], default=None,
+                     help="Run the suite's models under this runtime (sets WORDLM_RUNTIME: what `wordlm.load` "
+                          "uses; with onnx, the in-process tiny models run through ONNX Runtime too).")
+
+
+def pytest_configure(config):
+    runtime = config.getoption("--runtime")
+    if runtime:
+        os.environ["WORDLM_RUNTIME"] = runtime
+
 RHYME_LINES = [
     "Jack and Jill went up the hill",
     "To fetch a pail of water",
@@ -37,6 +49,10 @@ def tiny_model(framing="sequence", boundaries=True, epochs=30, context=2, units=
         config = TrainConfig(framing=framing, boundaries=boundaries, context=context, epochs=epochs,
                              size=ModelSize(8, units, layers, 0.0), batch_size=8, seed=0, **kw)
         _MODELS[key] = train([rhyme_path()], config, verbose=0)
+        if os.environ.get("WORDLM_RUNTIME") == "onnx":  # `--runtime onnx`: inference through ONNX Runtime
+            from wordlm.runtime.files import use_onnx
+
+            use_onnx(_MODELS[key])
     return _MODELS[key]
 
 

@@ -82,6 +82,18 @@ def load_runtime(lm, directory, weights_file: str):
     return OnnxRuntime(str(path), weights)
 
 
+def use_onnx(lm):
+    """Run an in-memory Keras model's inference through ONNX Runtime (its graph built from the
+    Keras weights as they are now; the Keras network stays for training and saving). For tests that
+    run the suite under ONNX Runtime (`WORDLM_RUNTIME=onnx`) and for benchmarks. Returns `lm`."""
+    from wordlm.runtime.onnx_graph import keras_weights
+    from wordlm.runtime.ort import OnnxRuntime
+
+    lm.runtime = OnnxRuntime(build(lm, keras_weights(lm.keras_model, lm.size.layers), "in memory"))
+    lm.reset_compiled()
+    return lm
+
+
 def after_save(lm, directory, weights_file: str) -> None:
     """Write `model-<id>.onnx` for a weights file `save` just wrote, when `onnx` is installed
     (otherwise the first load that wants it builds it). Best effort: a failure leaves no file."""

@@ -58,11 +58,16 @@ class OnnxRuntime:
 
     def save_network(self, lm, path) -> None:
         """A model loaded without Keras saves the archive it was loaded from (the same network)."""
-        shutil.copyfile(self.weights_path, path)
+        if lm.keras_model is not None:  # a Keras model run by ONNX Runtime (`files.use_onnx`)
+            lm.keras_model.save(path, overwrite=True)
+        else:
+            shutil.copyfile(self.weights_path, path)
 
     def graph_weights(self, lm) -> dict:
-        from wordlm.runtime.onnx_graph import read_keras_weights
+        from wordlm.runtime.onnx_graph import keras_weights, read_keras_weights
 
+        if lm.keras_model is not None:
+            return keras_weights(lm.keras_model, lm.size.layers)
         return read_keras_weights(self.weights_path, lm.size.layers)
 
     def __repr__(self) -> str:
