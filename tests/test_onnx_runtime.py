@@ -173,3 +173,28 @@ def test_export_onnx_writes_the_graph(saved, tmp_path):
 def test_unknown_runtime_is_one_line_error(saved):
     out = _run(["-m", "wordlm", "score", str(saved["sequence"]), "-", "--runtime", "jax"], input="jack\n")
     assert out.returncode == 2
+
+
+@pytest.mark.parametrize("kw", [dict(strategy="greedy", max_words=7, min_words=2),
+                                dict(strategy="beam", beam_size=3, num=3, max_words=6),
+                                dict(strategy="beam", beam_size=5, num=2, max_words=4, length_norm="gnmt", min_words=1),
+                                dict(strategy="beam", beam_size=2, num=1, max_words=5, length_norm="avg",
+                                     forbid=["jill"])])
+def test_numpy_loops_equal_the_stepwise_searches(saved, kw):
+    from wordlm.decoding import DecodeOptions
+    from wordlm.decoding.beam import beam_search
+    from wordlm.decoding.compiled import beam_batch, greedy_batch, state_applies
+    from wordlm.decoding.hypothesis import prepare_prompts
+    from wordlm.decoding.search import decode_rows
+
+    lm = wordlm.load(saved["sequence"], runtime="onnx")
+    options = DecodeOptions(**kw)
+    prompts = prepare_prompts(lm, ["jack and", "", "to fetch a pail of"], options.max_words)
+    assert state_applies(lm, prompts, options)
+    if options.strategy == "greedy":
+        fast, slow = greedy_batch(lm, prompts, options), decode_rows(lm, prompts, options, compiled=False)
+    else:
+        fast, slow = beam_batch(lm, prompts, options), beam_search(lm, prompts, options, source="numpy")
+    for a, b in zip(fast, slow):
+        assert [h.text for h in a] == [h.text for h in b]
+        np.testing.assert_allclose([h.logprob for h in a], [h.logprob for h in b], atol=1e-5)

@@ -6,8 +6,8 @@ for a Keras model):
 - `TensorFlowRuntime`: the Keras network and the compiled `tf.function`s of `inference/`
   (with the whole greedy and beam searches as compiled loops: `search_loops = True`);
 - `OnnxRuntime` (`ort.py`): one ONNX Runtime session over the graph `onnx_graph.py` builds from the
-  saved weights; the same primitives answered in numpy (`search_loops = False`: the searches run
-  stepwise over `lm.step`). Loading a model this way imports no TensorFlow.
+  saved weights; the same primitives answered in numpy, and the greedy and beam loops in numpy over
+  its step (`numpy_loops.py`). Loading a model this way imports no TensorFlow.
 
 Both offer `compiled(lm)`: the named functions of `inference/compiled.py` (`next_fixed`, `targets`,
 `read`, `step`, `level`, …) as callables on numpy arrays whose results `np.asarray` turns into numpy.

@@ -16,7 +16,8 @@ Inputs                                    | Outputs
 A position is time-major: `t * B + b` is row b after reading its ids 0 … t. The state is laid out
 `[h1, c1, h2, c2, …]` (`inference/network.py`). Every log-probability is
 `logits − logsumexp(logits)` with `logits = h · kernel + (bias + mask)`, `mask` −inf on the tokens
-never predicted (`lm.mask_bias()`), the formula of `Network.target_logprobs`/`log_softmax`.
+never predicted (`lm.mask_bias()`), the formula of `Network.target_logprobs`/`log_softmax`
+(as ONNX's `LogSoftmax`, then the targets gathered).
 The LSTM stack is ONNX's `LSTM` op (gates reordered from Keras's i, f, c, o to ONNX's i, o, f, c;
 `sequence_lens` stops each row at its length): faster under ONNX Runtime than the gates written out
 with a `Scan`, and as fast for one step (benchmarks/runtime.md).
@@ -123,12 +124,12 @@ def build_graph(weights: dict[str, np.ndarray], layers: int, units: int, mask_bi
     nodes += [
         helper.make_node("Concat", finals, ["state_out"], axis=1),
         helper.make_node("Reshape", [x, "flat_shape"], ["h_flat"]),  # [T*B, U], time-major positions
-        # scored targets: logits of the scored positions only, minus their logsumexp
+        # scored targets: the log-softmax of the scored positions only, the targets picked (ONNX
+        # Runtime's LogSoftmax is vectorised; its ReduceLogSumExp took as long as the Gemm)
         helper.make_node("Gather", ["h_flat", "score_rows"], ["h_score"]),
         helper.make_node("Gemm", ["h_score", "dense_kernel", "dense_bias_masked"], ["logits_score"]),
-        helper.make_node("ReduceLogSumExp", ["logits_score"], ["lse"], axes=[1], keepdims=1),
-        helper.make_node("GatherElements", ["logits_score", "targets"], ["picked"], axis=1),
-        helper.make_node("Sub", ["picked", "lse"], ["target_logprobs"]),
+        helper.make_node("LogSoftmax", ["logits_score"], ["logprobs_score"], axis=1),
+        helper.make_node("GatherElements", ["logprobs_score", "targets"], ["target_logprobs"], axis=1),
         # whole distributions
         helper.make_node("Gather", ["h_flat", "dist_rows"], ["h_dist"]),
         helper.make_node("Gemm", ["h_dist", "dense_kernel", "dense_bias_masked"], ["logits_dist"]),

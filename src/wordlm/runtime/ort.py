@@ -10,7 +10,7 @@ the graph of `onnx_graph.py`. `OnnxRuntime.compiled(lm)` answers the same named 
 - `read`'s left-padded time-major prompts likewise; `step`, `level` and `chunk` are passes of
   one or many positions from a given state.
 
-No searches as compiled loops: greedy and beam run stepwise over `lm.step` (`search_loops = False`).
+The greedy and beam searches' loops (`greedy`, `beam`) are `numpy_loops.py`'s, over `read` and `step`.
 Not here: building the graph (`onnx_graph.py`), finding or writing its file (`files.py`).
 """
 
@@ -20,6 +20,8 @@ import os
 import shutil
 
 import numpy as np
+
+from wordlm.runtime import numpy_loops
 
 THREADS = 2  # intra-op threads (the issue's measurements; `WORDLM_ORT_THREADS` overrides)
 _EMPTY_ROWS = np.zeros(0, dtype=np.int64)
@@ -43,7 +45,7 @@ class OnnxRuntime:
     """The network as one ONNX Runtime session (see the module docstring)."""
 
     name = "onnx"
-    search_loops = False
+    search_loops = True  # the compiled searches' loops, in numpy over this session (`numpy_loops.py`)
 
     def __init__(self, graph, weights_path=None):
         self.session = session(graph)
@@ -53,7 +55,7 @@ class OnnxRuntime:
 
     def compiled(self, lm):
         if self._functions is None:
-            self._functions = OnnxFunctions(self.session, lm.state_size)
+            self._functions = OnnxFunctions(self.session, lm.state_size, lm.vocab_size)
         return self._functions
 
     def save_network(self, lm, path) -> None:
@@ -79,20 +81,19 @@ class OnnxFunctions:
 
     keras_model = None  # what `lm.compiled` compares with the model's own: no Keras network here
 
-    def __init__(self, session, state_size: int):
+    def __init__(self, session, state_size: int, vocab_size: int):
         self.session = session
         self.state_size = state_size
+        self.vocab_size = vocab_size
         self._table = {
             "next_fixed": self.next_fixed, "next_recurrent": self.next_recurrent,
             "targets_fixed": self.targets_fixed, "targets": self.targets, "targets_pair": self.targets_pair,
             "chunk": self.chunk, "read": self.read, "step": self.step, "level": self.level,
+            "greedy": self.greedy, "beam": self.beam,
         }
 
     def __getitem__(self, name: str):
-        fn = self._table.get(name)
-        if fn is None:
-            raise KeyError(f"{name!r}: not a function of the ONNX runtime (the searches run stepwise)")
-        return fn
+        return self._table[name]
 
     # -- one call of the graph -------------------------------------------------------------
     def run(self, ids, lengths, state=None, score_rows=_EMPTY_ROWS, targets=_EMPTY_TARGETS, dist_rows=_EMPTY_ROWS):
@@ -163,6 +164,13 @@ class OnnxFunctions:
         n = len(ids)
         _, lp, new_state = self.run(ids[:, None], np.ones(n, np.int32), state, dist_rows=np.arange(n))
         return lp, new_state
+
+    def greedy(self, ids, bias, budgets, min_words):
+        return numpy_loops.greedy(self.read, self.step, self.vocab_size, ids, bias, budgets, min_words)
+
+    def beam(self, ids, bias, budgets, min_words, width, num, kind, alpha):
+        return numpy_loops.beam(self.read, self.step, self.vocab_size, ids, bias, budgets, min_words, width, num,
+                                kind, alpha)
 
     def level(self, ids, state, rows, targets):
         ids = np.asarray(ids, dtype=np.int32)
