@@ -264,4 +264,9 @@ class LanguageModelAPI:
         """Write a TensorFlow SavedModel with `score` and `next_words` signatures (checked against this model)."""
         from wordlm.export import export
 
-        return export(self, path, top, overwrite)
+        lm = self
+        if getattr(self, "runtime", None) is not None and self.keras_model is None and self.source is not None:
+            from wordlm.saving import load  # loaded under ONNX Runtime: the SavedModel is built from Keras
+
+            lm = load(self.source, runtime="tensorflow")
+        return export(lm, path, top, overwrite)
