@@ -12,6 +12,8 @@ Not here: the rules' reasons (`search_loops.py`, `decoding/beam.py`), hypotheses
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from wordlm.vocab import EOS_ID, PAD_ID
@@ -21,18 +23,26 @@ NEG_INF = -np.inf
 
 def top_k(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(values, indices) of the k largest entries of each row of <float>[rows, n], best first, ties
-    to the lower index (as `tf.math.top_k`). A partition finds each row's k-th value, then only the
-    entries at least that large are sorted."""
+    to the lower index (as `tf.math.top_k`). Above 1,024 entries, exactly in two stages as
+    `search_loops.top_k_rows`: the k chunks of √n consecutive entries with the best maxima (ties: the
+    lower chunk), then the best k entries of those chunks in index order (an entry outside them has
+    k entries at least as good before it). A sort of a whole 10,000-entry row, or `np.partition`,
+    costs several times that."""
     rows, n = x.shape
-    if k >= n or n <= 256:
+    if k >= n or n <= 1024:
         order = np.argsort(-x, axis=1, kind="stable")[:, :k]
         return np.take_along_axis(x, order, axis=1), order
-    kth = np.partition(x, n - k, axis=1)[:, n - k]
-    order = np.empty((rows, k), dtype=np.int64)
-    for r in range(rows):
-        idx = np.flatnonzero(x[r] >= kth[r])  # in index order; more than k where the k-th value ties
-        order[r] = idx[np.argsort(-x[r, idx], kind="stable")[:k]]
-    return np.take_along_axis(x, order, axis=1), order
+    chunk = math.isqrt(n)
+    chunks = -(-n // chunk)
+    if chunks * chunk > n:
+        x = np.concatenate([x, np.full((rows, chunks * chunk - n), NEG_INF, dtype=x.dtype)], axis=1)
+    blocks = x.reshape(rows, chunks, chunk)
+    picked = min(k, chunks)
+    best = np.sort(np.argsort(-blocks.max(axis=2), axis=1, kind="stable")[:, :picked], axis=1)  # in index order
+    candidates = np.take_along_axis(blocks, best[:, :, None], axis=1).reshape(rows, picked * chunk)
+    order = np.argsort(-candidates, axis=1, kind="stable")[:, :k]
+    index = np.take_along_axis(best, order // chunk, axis=1) * chunk + order % chunk
+    return np.take_along_axis(candidates, order, axis=1), np.minimum(index, n - 1)
 
 
 def _cells(step, feed: np.ndarray, state: np.ndarray, lp: np.ndarray):
