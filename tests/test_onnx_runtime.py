@@ -198,3 +198,16 @@ def test_numpy_loops_equal_the_stepwise_searches(saved, kw):
     for a, b in zip(fast, slow):
         assert [h.text for h in a] == [h.text for h in b]
         np.testing.assert_allclose([h.logprob for h in a], [h.logprob for h in b], atol=1e-5)
+
+
+def test_numpy_top_k_is_exact_with_ties_to_the_lower_index():
+    from wordlm.runtime.numpy_loops import top_k
+
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        n, k = int(rng.integers(1025, 4000)), int(rng.integers(1, 40))
+        x = rng.integers(0, 50, (3, n)).astype(np.float32)  # many ties
+        x[:, rng.integers(0, n, 5)] = -np.inf
+        values, index = top_k(x, k)
+        order = np.argsort(-x, axis=1, kind="stable")[:, :k]
+        assert (index == order).all() and (values == np.take_along_axis(x, order, axis=1)).all()
