@@ -19,8 +19,10 @@ A position is time-major: `t * B + b` is row b after reading its ids 0 … t. Th
 never predicted (`lm.mask_bias()`), the formula of `Network.target_logprobs`/`log_softmax`
 (as ONNX's `LogSoftmax`, then the targets gathered).
 The LSTM stack is ONNX's `LSTM` op (gates reordered from Keras's i, f, c, o to ONNX's i, o, f, c;
-`sequence_lens` stops each row at its length): faster under ONNX Runtime than the gates written out
-with a `Scan`, and as fast for one step (benchmarks/runtime.md).
+`sequence_lens` stops each row at its length). For one step, the gates written out (MatMul, Sigmoid,
+Tanh) ran no faster (`bench_runtime.py`'s `lstm_op_vs_gates`, benchmarks/runtime.md); for whole
+passes they would need a `Scan` running a dozen ops per time step, against the op's own C++ loop
+(not built).
 
 Not here: running it (`ort.py`), where the file lives and when it is rebuilt (`files.py`).
 """
