@@ -21,28 +21,45 @@ from wordlm.vocab import EOS_ID, PAD_ID
 NEG_INF = -np.inf
 
 
+def _select(x: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest entries of each row of <float32>[rows, n] (n < 2**32), best first,
+    ties to the lower index: each entry becomes one int64 key, its value's order-preserving integer
+    (reversed) in the high half and its index in the low half, so keys are distinct and a plain
+    partition and a sort of k keys give the exact order (a stable argsort of the row costs far more)."""
+    bits = np.ascontiguousarray(x, dtype=np.float32).view(np.int32)
+    ordered = bits ^ ((bits >> 31) & 0x7FFFFFFF)  # ascending with the float's value
+    keys = (~ordered).astype(np.int64) << 32 | np.arange(x.shape[1], dtype=np.int64)
+    if k < x.shape[1]:
+        keys = np.partition(keys, k - 1, axis=1)[:, :k]
+    keys.sort(axis=1)
+    return keys[:, :k] & 0xFFFFFFFF
+
+
 def top_k(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(values, indices) of the k largest entries of each row of <float>[rows, n], best first, ties
     to the lower index (as `tf.math.top_k`). Above 1,024 entries, exactly in two stages as
     `search_loops.top_k_rows`: the k chunks of √n consecutive entries with the best maxima (ties: the
     lower chunk), then the best k entries of those chunks in index order (an entry outside them has
-    k entries at least as good before it). A sort of a whole 10,000-entry row, or `np.partition`,
-    costs several times that."""
+    k entries at least as good before it)."""
     rows, n = x.shape
-    if k >= n or n <= 1024:
+    if x.dtype != np.float32:  # float64 scores: a stable sort (these rows are short)
         order = np.argsort(-x, axis=1, kind="stable")[:, :k]
         return np.take_along_axis(x, order, axis=1), order
+    r = np.arange(rows)[:, None]
+    if k >= n or n <= 1024:
+        order = _select(x, min(k, n))
+        return x[r, order], order
     chunk = math.isqrt(n)
     chunks = -(-n // chunk)
     if chunks * chunk > n:
         x = np.concatenate([x, np.full((rows, chunks * chunk - n), NEG_INF, dtype=x.dtype)], axis=1)
     blocks = x.reshape(rows, chunks, chunk)
     picked = min(k, chunks)
-    best = np.sort(np.argsort(-blocks.max(axis=2), axis=1, kind="stable")[:, :picked], axis=1)  # in index order
-    candidates = np.take_along_axis(blocks, best[:, :, None], axis=1).reshape(rows, picked * chunk)
-    order = np.argsort(-candidates, axis=1, kind="stable")[:, :k]
-    index = np.take_along_axis(best, order // chunk, axis=1) * chunk + order % chunk
-    return np.take_along_axis(candidates, order, axis=1), np.minimum(index, n - 1)
+    best = np.sort(_select(blocks.max(axis=2), picked), axis=1)  # the chosen chunks, in index order
+    candidates = blocks[r, best].reshape(rows, picked * chunk)
+    order = _select(candidates, k)
+    index = best[r, order // chunk] * chunk + order % chunk
+    return candidates[r, order], np.minimum(index, n - 1)
 
 
 def _cells(step, feed: np.ndarray, state: np.ndarray, lp: np.ndarray):
@@ -112,7 +129,8 @@ def beam(read, step, vocab: int, ids, bias, budgets, min_words, width, num, kind
     cum = np.where(np.arange(width)[None, :] == 0, 0.0, NEG_INF) * np.ones((prompts, 1))
     rank = np.arange(2 * width)[None, :]
     slots = np.broadcast_to(np.arange(width)[None, :], (prompts, width))
-    offsets = np.arange(prompts)[:, None] * width
+    pr = np.arange(prompts)[:, None]
+    offsets = pr * width
     first_k = np.arange(4 * width)[None, :] < width
     div = _divisors(int(budgets.max(initial=0)) + 1, kind, alpha)
     budget_div = div[budgets]
@@ -131,17 +149,17 @@ def beam(read, step, vocab: int, ids, bias, budgets, min_words, width, num, kind
         scores = np.where(live[:, :, None], scores, NEG_INF).reshape(prompts, width * n)
         top, order = top_k(scores, 2 * width)  # ties: layout order
         top_slot = order // n
-        top_token = np.take_along_axis(tokens.reshape(prompts, width * n), order, axis=1)
+        top_token = tokens.reshape(prompts, width * n)[pr, order]
         ok = top > NEG_INF
         eos = ok & (top_token == EOS_ID)
         ends = eos & (rank < width)
         other = ok & ~eos
         kept = other & (np.cumsum(other, axis=1) <= width)
         pick = top_k(np.where(kept, -rank, -rank - 2 * width), width)[1]  # the kept ones, in rank order
-        filled = np.take_along_axis(kept, pick, axis=1)
-        new_parent = np.take_along_axis(top_slot, pick, axis=1)
-        new_token = np.where(filled, np.take_along_axis(top_token, pick, axis=1), PAD_ID)
-        new_cum = np.where(filled, np.take_along_axis(top, pick, axis=1), NEG_INF)
+        filled = kept[pr, pick]
+        new_parent = top_slot[pr, pick]
+        new_token = np.where(filled, top_token[pr, pick], PAD_ID)
+        new_cum = np.where(filled, top[pr, pick], NEG_INF)
         spent = (t + 1 >= budgets)[:, None]
         cut = filled & spent
         going = filled & ~spent
