@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 OPSET = 17
+GRAPH_VERSION = 1  # part of every graph's `weights_key`: a graph built by another version is rebuilt
 WEIGHTS_MEMBER = "model.weights.h5"  # inside a `.keras` archive
 
 
@@ -162,9 +163,10 @@ def graph_bytes(weights, layers: int, units: int, mask_bias: np.ndarray, key: st
 
 
 def weights_key(keras_path) -> str:
-    """What identifies a weights file's contents, cheaply: its name and the CRC-32 of the weights
-    inside the archive (from the zip's directory; nothing is decompressed)."""
+    """What identifies a graph's source, cheaply: the graph format's version, the weights file's name
+    and the CRC-32 of the weights inside the archive (from the zip's directory; nothing is
+    decompressed)."""
     path = Path(keras_path)
     with zipfile.ZipFile(path) as archive:
         crc = archive.getinfo(WEIGHTS_MEMBER).CRC
-    return f"{path.name}:{crc:08x}"
+    return f"v{GRAPH_VERSION}:{path.name}:{crc:08x}"
