@@ -3,9 +3,12 @@
 `model-<id>.onnx` sits beside the weights file `model-<id>.keras` that `wordlm.json` names, so a
 new save (a new weights file name) never meets an old graph. The graph's metadata holds
 `weights_key` (`onnx_graph.weights_key`: the weights file's name and the CRC-32 of the weights in
-it), checked on every load: a graph whose key differs, or that ONNX Runtime cannot read, is rebuilt
+it), checked on every load with the graph's inputs and outputs: a graph whose key or signature
+differs, or that ONNX Runtime cannot read, is rebuilt
 from the weights (h5py, no TensorFlow) and written atomically; a folder that cannot be written keeps
 the graph in memory. `save` writes it at once when the `onnx` package is installed (`after_save`).
+Trust: a graph file whose key and signature match is run as it is (ONNX Runtime runs no Python code,
+but the numbers are that file's); delete it to have it rebuilt from the checked weights.
 
 Not here: the graph itself (`onnx_graph.py`), running it (`ort.py`), the rest of a model directory
 (`saving.py`).
@@ -66,7 +69,7 @@ def load_runtime(lm, directory, weights_file: str):
     if path.is_file():
         try:
             runtime = OnnxRuntime(str(path), weights)
-            if runtime.session.get_modelmeta().custom_metadata_map.get("weights_key") == key:
+            if runtime.session.get_modelmeta().custom_metadata_map.get("weights_key") == key and _fits(runtime, lm):
                 return runtime
         except Exception:  # unreadable: rebuilt below  # noqa: BLE001
             pass
@@ -92,6 +95,16 @@ def use_onnx(lm):
     lm.runtime = OnnxRuntime(build(lm, keras_weights(lm.keras_model, lm.size.layers), "in memory"))
     lm.reset_compiled()
     return lm
+
+
+def _fits(runtime, lm) -> bool:
+    """The session's inputs and outputs are the graph `onnx_graph.py` builds for `lm`'s sizes."""
+    session = runtime.session
+    ins = [(i.name, i.shape[1:]) for i in session.get_inputs()]
+    outs = [(o.name, o.shape[1:]) for o in session.get_outputs()]
+    return ins == [("ids", ["T"]), ("lengths", []), ("state", [lm.state_size]), ("score_rows", []),
+                   ("targets", ["K"]), ("dist_rows", [])] and \
+        outs == [("target_logprobs", ["K"]), ("logprobs", [lm.vocab_size]), ("state_out", [lm.state_size])]
 
 
 def after_save(lm, directory, weights_file: str) -> None:
