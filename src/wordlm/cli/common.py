@@ -96,11 +96,12 @@ def load_model(path):
     from wordlm.saving import read_config
 
     read_config(path)  # a missing or broken model directory fails at once
-    if _runtime() == "tensorflow":
+    runtime = _runtime()
+    if runtime == "tensorflow":
         import_tensorflow()
     from wordlm.saving import load
 
-    lm = load(path)
+    lm = load(path, runtime=runtime)
     # TensorFlow, Keras and the model are ~300,000 objects that live as long as the command: out of
     # the garbage collector's sight, its passes cost nothing per line scored (0.79 s → 0.49 s for
     # 50,000 one-word lines, benchmarks/robustness.md)
@@ -109,19 +110,20 @@ def load_model(path):
 
 
 def _runtime() -> str:
-    """The runtime `--runtime` (or `$WORDLM_RUNTIME`) asks for, "auto" resolved (`wordlm.runtime`)."""
+    """The runtime `--runtime` (else `$WORDLM_RUNTIME`) asks for, "auto" resolved (`wordlm.runtime`)."""
     from wordlm.runtime import resolve
 
-    return resolve()
+    ctx = click.get_current_context(silent=True)
+    return resolve(ctx.meta.get("wordlm.runtime") if ctx is not None else None)
 
 
 def runtime_option(fn):
-    """`--runtime tensorflow|onnx|auto` on a command that loads a model: sets `$WORDLM_RUNTIME` for
-    this process (and the processes it starts), which `wordlm.load` reads."""
+    """`--runtime tensorflow|onnx|auto` on a command that loads a model (kept in the click context,
+    where `load_model` reads it; nothing global changes)."""
 
     def remember(ctx, param, value):
         if value is not None:
-            os.environ["WORDLM_RUNTIME"] = value
+            ctx.meta["wordlm.runtime"] = value
         return value
 
     return click.option("--runtime", type=click.Choice(["auto", "tensorflow", "onnx"]), default=None,

@@ -34,8 +34,12 @@ def export(model, out_dir, top, out_format, overwrite):
     from wordlm.export.destination import check_destination
 
     check_destination(out_dir, overwrite, model_dir=model)  # before TensorFlow starts
-    os.environ["WORDLM_RUNTIME"] = "tensorflow"  # the SavedModel is built from the Keras network
     lm = load_model(model)
+    if getattr(lm, "keras_model", None) is None and getattr(lm, "runtime", None) is not None:
+        from wordlm.saving import load  # loaded under ONNX Runtime: the SavedModel is built from Keras
+
+        import_tensorflow()
+        lm = load(model, runtime="tensorflow")
     if hasattr(lm, "components"):
         from wordlm.errors import InputError
 
