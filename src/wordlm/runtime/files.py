@@ -43,16 +43,19 @@ def _write(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def build(lm, weights: dict, key: str) -> bytes:
-    """The serialized graph of `lm`'s network from its arrays; refuses weights that do not fit `lm`."""
+def build(lm, weights: dict, key: str, where=None) -> bytes:
+    """The serialized graph of `lm`'s network from its arrays; refuses weights that do not fit `lm`
+    (ModelError naming `where`, the weights file, as loading under TensorFlow does)."""
     from wordlm.runtime.onnx_graph import graph_bytes
 
+    where = where if where is not None else key
     vocab = weights["dense_bias"].shape[0]
     if vocab != lm.vocab_size or weights["embedding"].shape[0] != lm.vocab_size:
-        raise ModelError(f"{key}: vocabulary has {lm.vocab_size} entries but the network predicts {vocab}: "
-                         "mismatched files")
+        raise ModelError(f"{Path(where).parent}: vocabulary has {lm.vocab_size} entries but the network predicts "
+                         f"{vocab}: mismatched files")
     if not all(np.isfinite(w).all() for w in weights.values()):
-        raise ModelError(f"{key}: refused: the network's weights are not all finite (NaN or infinity)")
+        raise ModelError(f"{where}: refused: the network's weights are not all finite (NaN or infinity: a training "
+                         "run that diverged); retrain with a lower --learning-rate")
     return graph_bytes(weights, lm.size.layers, lm.size.units, lm.mask_bias(), key)
 
 
@@ -77,7 +80,7 @@ def load_runtime(lm, directory, weights_file: str):
         arrays = read_keras_weights(weights, lm.size.layers)
     except (OSError, KeyError, ValueError) as e:
         raise ModelError(f"{weights}: cannot read the network's weights ({e})") from None
-    data = build(lm, arrays, key)
+    data = build(lm, arrays, key, weights)
     try:
         _write(path, data)
     except OSError:
