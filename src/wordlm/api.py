@@ -290,9 +290,4 @@ class LanguageModelAPI:
         """Write a TensorFlow SavedModel with `score` and `next_words` signatures (checked against this model)."""
         from wordlm.export import export
 
-        lm = self
-        if self.has_network and self.keras_model is None and self.source is not None:
-            from wordlm.saving import load  # loaded under ONNX Runtime: the SavedModel is built from Keras
-
-            lm = load(self.source, runtime="tensorflow")
-        return export(lm, path, top, overwrite)
+        return export(self, path, top, overwrite)  # a model loaded under ONNX Runtime: reloaded under TensorFlow
