@@ -11,7 +11,7 @@ Trust: a graph file whose key and signature match is run as it is (ONNX Runtime 
 but the numbers are that file's); delete it to have it rebuilt from the checked weights.
 
 Not here: the graph itself (`onnx_graph.py`), running it (`ort.py`), the rest of a model directory
-(`saving.py`).
+(`model_dir.py`; loading under a runtime: `saving.py`).
 """
 
 from __future__ import annotations
