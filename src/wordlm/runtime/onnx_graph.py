@@ -20,8 +20,8 @@ never predicted (`lm.mask_bias()`), the formula of `Network.target_logprobs`/`lo
 (as ONNX's `LogSoftmax`, then the targets gathered).
 The LSTM stack is ONNX's `LSTM` op (gates reordered from Keras's i, f, c, o to ONNX's i, o, f, c;
 `sequence_lens` stops each row at its length). Measured (`bench_runtime.py`'s `lstm_op_vs_gates`,
-benchmarks/runtime.md): for ONE step the gates written out (Gemm, Sigmoid, Tanh) were faster, 0.74x
-the op's time for one row and 0.8-1.0x for 8 rows, on a shared machine; for whole passes they would
+benchmarks/runtime.md): for ONE step the gates written out (Gemm, Sigmoid, Tanh) took 0.74-0.93x
+the op's time for one row and 0.8-1.5x for 8 rows (three runs); for whole passes they would
 need a `Scan` running a dozen ops per time step against the op's own C++ loop (not built). A step
 graph with written-out gates beside this one is the open lever for decoding steps.
 
