@@ -13,6 +13,18 @@ import pytest  # noqa: E402
 from helpers import TINY, RHYME_LINES, cli_run, one_line_error, tiny_model  # noqa: E402,F401  (the shared helpers)
 
 
+def pytest_addoption(parser):
+    parser.addoption("--runtime", choices=["auto", "tensorflow", "onnx"], default=None,
+                     help="Run the suite's models under this runtime (sets WORDLM_RUNTIME: what `wordlm.load` "
+                          "uses; with onnx, the in-process tiny models run through ONNX Runtime too).")
+
+
+def pytest_configure(config):
+    runtime = config.getoption("--runtime")
+    if runtime:
+        os.environ["WORDLM_RUNTIME"] = runtime
+
+
 @pytest.fixture(scope="session")
 def rhyme_file(tmp_path_factory):
     from wordlm.demo import rhyme_path

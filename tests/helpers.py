@@ -11,6 +11,7 @@ and trains only settings that have no fixture (a new test's, until the script is
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -67,10 +68,11 @@ def train_tiny(framing="sequence", boundaries=True, epochs=30, context=2, units=
 
 
 def load_tiny(name: str):
-    """The committed fixture `name`, loaded as if just trained (no source directory)."""
+    """The committed fixture `name`, loaded as if just trained (no source directory; a Keras network,
+    as `train()` returns: `tiny_model` moves it onto ONNX Runtime under `WORDLM_RUNTIME=onnx`)."""
     from wordlm import saving
 
-    lm = saving.load(TINY / name)
+    lm = saving.load(TINY / name, runtime="tensorflow")
     lm.source = None  # a save elsewhere never touches the committed files
     return lm
 
@@ -78,14 +80,21 @@ def load_tiny(name: str):
 def tiny_model(framing="sequence", boundaries=True, epochs=30, context=2, units=16, layers=1, **kw):
     """A tiny model trained on the rhyme (cached per process: same arguments, same object).
 
-    Loaded from its committed fixture when there is one (`TINY_MODELS`), else trained here."""
+    Loaded from its committed fixture when there is one (`TINY_MODELS`), else trained here. Under
+    `WORDLM_RUNTIME=onnx` (`pytest --runtime onnx`) its inference runs through ONNX Runtime
+    (`runtime.files.use_onnx`: the Keras network stays for training and saving)."""
     key = tiny_key(framing, boundaries, epochs, context, units, layers, **kw)
     if key not in _MODELS:
         name = FIXTURE_OF.get(key)
         if name is not None and (TINY / name / "wordlm.json").is_file():
-            _MODELS[key] = load_tiny(name)
+            lm = load_tiny(name)
         else:
-            _MODELS[key] = train_tiny(framing, boundaries, epochs, context, units, layers, **kw)
+            lm = train_tiny(framing, boundaries, epochs, context, units, layers, **kw)
+        if os.environ.get("WORDLM_RUNTIME") == "onnx":
+            from wordlm.runtime.files import use_onnx
+
+            use_onnx(lm)
+        _MODELS[key] = lm
     return _MODELS[key]
 
 

@@ -26,7 +26,7 @@ def test_a_long_run_on_a_tiny_corpus_saves_a_few_times_not_every_epoch(tmp_path,
     out = tmp_path / "m"
     lm = train([rhyme_file], TrainConfig(epochs=12, size=ModelSize(8, 8, 1, 0.0), seed=0), verbose=0, output=out)
     assert saves == [1]  # epoch 1 at once; the rest within the interval (the end's save is the loop's)
-    done = saving.load(out)
+    done = saving.load(out, runtime="tensorflow")  # its Keras weights
     for a, b in zip(done.keras_model.get_weights(), lm.keras_model.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert json.loads((out / "wordlm.json").read_text())["info"]["epochs_run"] == 12
@@ -48,7 +48,7 @@ def test_an_interrupt_saves_the_best_epoch_kept_in_memory(tmp_path):
         lm.info = {**info, "epochs_run": 2, "interrupted": True}
         message = ckpt.interrupted(lm)
         assert "holds the model of epoch 2" in message
-        saved = saving.load(tmp_path / "m")
+        saved = saving.load(tmp_path / "m", runtime="tensorflow")
         assert saved.info["epochs_run"] == 2 and saved.info.get("interrupted") == info.get("interrupted")
         for a, b in zip(saved.keras_model.get_weights(), original):
             np.testing.assert_allclose(a, b + 0.01, rtol=0, atol=1e-7)

@@ -194,8 +194,9 @@ class LanguageModelAPI:
     # Declared capabilities (`protocol.py`), never probed: `scores_text` True for a model that scores
     # lines from their words (a mixture: each component tokenizes, spells or looks up words itself),
     # which consumers hand texts (`score_sentences`, `text_logprobs`, `fill_texts`) instead of id
-    # streams; `has_network` True for one Keras network with compiled functions (`lm.compiled`: the
-    # compiled decoding loops, the trie's level step, export).
+    # streams; `has_network` True for one network with compiled functions under a runtime
+    # (`lm.runtime`: TensorFlow's Keras network or ONNX Runtime's graph; `lm.compiled`: the compiled
+    # decoding loops, the trie's level step, export).
     scores_text = False
     has_network = False
     # True for a model whose empty history predicts (an n-gram model: its unigrams, KenLM's null
@@ -289,4 +290,4 @@ class LanguageModelAPI:
         """Write a TensorFlow SavedModel with `score` and `next_words` signatures (checked against this model)."""
         from wordlm.export import export
 
-        return export(self, path, top, overwrite)
+        return export(self, path, top, overwrite)  # a model loaded under ONNX Runtime: reloaded under TensorFlow

@@ -26,7 +26,7 @@ import numpy as np
 from wordlm.api import LanguageModelAPI
 from wordlm.framings import Framing, LineFraming
 from wordlm.inference import streams
-from wordlm.model import ModelSize, forward_flops_per_token
+from wordlm.model import ModelSize, count_parameters, forward_flops_per_token
 from wordlm.text import Tokenizer
 from wordlm.vocab import BOS_ID, EOS_ID, PAD_ID, Vocabulary
 
@@ -43,13 +43,16 @@ class LanguageModel(LanguageModelAPI):
         size: ModelSize,
         keras_model,
         info: dict | None = None,
+        runtime=None,
     ):
         self.tokenizer = tokenizer
         self.vocab = vocab
         self.framing = framing
         self.size = size
         self._compiled = None
-        self.keras_model = keras_model
+        self.keras_model = keras_model  # None when the network runs without Keras (`runtime`)
+        if runtime is not None:
+            self.runtime = runtime  # `wordlm.runtime`: what runs the network (TensorFlow or ONNX Runtime)
         self.info = dict(info or {})  # training statistics: corpus, epochs, validation ppl, ...
         self.source = None  # the model directory it was loaded from or last saved to, if any
 
@@ -112,6 +115,8 @@ class LanguageModel(LanguageModelAPI):
 
     @property
     def num_parameters(self) -> int:
+        if self.keras_model is None:  # run by ONNX Runtime: counted from the sizes
+            return count_parameters(self.vocab_size, self.size)
         return int(self.keras_model.count_params())
 
     @property
@@ -189,8 +194,9 @@ class LanguageModel(LanguageModelAPI):
     # -- the compiled functions (inference/compiled.py) ------------------------------------------
     @property
     def has_network(self) -> bool:
-        """True when a Keras network answers (a stub that computes its numbers otherwise: False)."""
-        return self._keras_model is not None
+        """True when a network answers under a runtime (`lm.runtime`: a Keras network through TensorFlow,
+        or ONNX Runtime's graph with no `keras_model`); a stub that computes its numbers otherwise: False."""
+        return self.runtime is not None
 
     @property
     def keras_model(self):
@@ -200,14 +206,19 @@ class LanguageModel(LanguageModelAPI):
     def keras_model(self, model) -> None:
         self._keras_model = model
         self._compiled = None
+        if model is not None:  # a Keras network runs through TensorFlow
+            from wordlm.runtime import TensorFlowRuntime
+
+            self.runtime = TensorFlowRuntime()
+        elif not hasattr(self, "runtime"):
+            self.runtime = None  # no network (a test stub): the primitives are its own
 
     @property
     def compiled(self):
-        """The compiled functions of this model's network, built on first use (`inference.compiled`)."""
+        """The compiled functions of this model's network, built on first use by its runtime
+        (`inference.compiled` under TensorFlow, `runtime/ort.py` under ONNX Runtime)."""
         if self._compiled is None or self._compiled.keras_model is not self._keras_model:
-            from wordlm.inference.compiled import Compiled
-
-            self._compiled = Compiled(self)
+            self._compiled = self.runtime.compiled(self)
         return self._compiled
 
     def reset_compiled(self) -> None:

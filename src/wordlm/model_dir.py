@@ -4,6 +4,8 @@ Layout of a model directory:
 - `wordlm.json`: format name and version, tokenizer settings, vocabulary, framing, sizes, training
   info, and the name of the weights file;
 - `model-<id>.keras`: the Keras model (plain layers only).
+- `model-<id>.onnx` (when the `onnx` package is installed): the same network as an ONNX graph, for
+  ONNX Runtime; rebuilt from the weights when missing or stale (`runtime/files.py`).
 
 Atomicity: the weights go to a new uniquely named file first; then `wordlm.json` is replaced by
 `os.replace` (the single commit point); then the old weights file is removed. A save that dies
@@ -30,6 +32,8 @@ from wordlm.framings import framing_from_config
 from wordlm.jsonfile import parse
 from wordlm.model_files import MAX_CONFIG_BYTES, check_archive, check_config, not_a_directory
 from wordlm.model import ModelSize
+from wordlm.runtime import files as runtime_files
+from wordlm.runtime import resolve as resolve_runtime
 from wordlm.text import Tokenizer
 from wordlm.vocab import Vocabulary
 
@@ -57,15 +61,18 @@ def save(lm, directory) -> Path:
         tmp_weights = directory / f".tmp-{weights}"  # Keras insists on the .keras suffix
         try:
             with naming(directory / weights):  # a full disk names the model's file
-                lm.keras_model.save(tmp_weights, overwrite=True)
+                lm.runtime.save_network(lm, tmp_weights)  # Keras's save, or a copy of the archive loaded
         except Exception:
             tmp_weights.unlink(missing_ok=True)
             raise
         os.replace(tmp_weights, directory / weights)
+        runtime_files.after_save(lm, directory, weights)  # its ONNX graph, model-<id>.onnx (runtime/files.py)
         config = model_config(lm, weights)
         write_atomic(directory / CONFIG_FILE, json.dumps(config, ensure_ascii=False, indent=1).encode("utf-8"))
         # Committed. Remove the previous weights and what an interrupted earlier save left behind.
         stale = [*directory.glob(".tmp-model-*.keras")] + ([directory / previous] if previous not in (None, weights) else [])
+        stale += [*directory.glob(".tmp-model-*.onnx")]
+        stale += [runtime_files.graph_path(directory, previous)] if previous not in (None, weights) else []
         for path in stale:
             path.unlink(missing_ok=True)
     lm.source = directory
@@ -132,14 +139,12 @@ def read_config(directory) -> dict:
     return config
 
 
-def read_parts(directory) -> dict:
+def read_parts(directory, runtime: str | None = None) -> dict:
     """The parts of a model directory, read and checked (see the module docstring): tokenizer, vocab,
-    framing, size, network (the Keras model), info. `saving.load` builds the LanguageModel of them."""
-    from wordlm.tf_quiet import import_tensorflow
-
-    import_tensorflow()
-    import keras
-
+    framing, size, network (the Keras model), info, weights_file, and runtime: the one that runs the
+    network (`wordlm.runtime.resolve(runtime)`). Under "onnx" the network is None and no TensorFlow
+    is imported: `saving.load` builds the LanguageModel of the parts and its ONNX Runtime session
+    (`runtime/files.py`, which checks the weights as the Keras path does)."""
     directory = Path(directory)
     config = read_config(directory)
     path = directory / CONFIG_FILE
@@ -156,6 +161,17 @@ def read_parts(directory) -> dict:
     if not weights.is_file():
         raise ModelError(f"{directory}: the weights file {config['weights_file']!r} is missing")
     check_archive(weights, config)  # as data, before Keras deserializes anything
+    parts = {"tokenizer": tokenizer, "vocab": vocab, "framing": framing, "size": size, "network": None,
+             "info": config.get("info") or {}, "weights_file": config["weights_file"]}
+    # -- the runtime hook (wordlm/runtime/): the ONNX graph beside the weights, no TensorFlow --
+    graph_exists = runtime_files.graph_path(directory, config["weights_file"]).is_file()
+    if resolve_runtime(runtime, graph_exists) == "onnx":
+        return {**parts, "runtime": "onnx"}
+    from wordlm.tf_quiet import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
     try:
         network = keras.saving.load_model(weights, compile=False, safe_mode=True)
     except Exception as e:  # Keras raises many types for bad or unsafe files
@@ -172,5 +188,4 @@ def read_parts(directory) -> dict:
     if not all(np.isfinite(w).all() for w in network.get_weights()):
         raise ModelError(f"{weights}: refused: the network's weights are not all finite (NaN or infinity: "
                          "a training run that diverged); retrain with a lower --learning-rate")
-    return {"tokenizer": tokenizer, "vocab": vocab, "framing": framing, "size": size, "network": network,
-            "info": config.get("info") or {}}
+    return {**parts, "network": network, "runtime": "tensorflow"}

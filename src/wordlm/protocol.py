@@ -82,7 +82,7 @@ class LanguageModelLike(Protocol):
     row_context: int | None  # None: a row's future depends on its whole history; k: on its last k ids
     predicts_from_nothing: bool  # an empty history predicts (an n-gram model's unigrams), else NaN
     scores_text: bool  # True: hand it texts (`score_sentences`, `text_logprobs`, `fill_texts`): a mixture
-    has_network: bool  # True: one Keras network with compiled functions (`lm.compiled`; export)
+    has_network: bool  # True: one network with compiled functions (`lm.compiled`; export) under `lm.runtime`
 
     def begin(self, n: int = 1, *, bos: bool = True) -> RowsLike:
         """`n` rows at the start of a line (after `<s>` when the model has boundaries and `bos`)."""

@@ -15,22 +15,33 @@ from wordlm.model_dir import (ALLOWED_LAYERS, CONFIG_FILE, FORMAT, FORMAT_VERSIO
                               model_config, read_config, read_parts, save)
 
 
-def load(directory) -> LanguageModel:
+def load(directory, runtime: str | None = None) -> LanguageModel:
     """Load a model directory saved by `save`; raises ModelError for anything wrong with it (any
     model the CLI takes, a mixture or an n-gram file included: `wordlm.load`, `loading.py`).
 
     A save running at the same time replaces `wordlm.json` and then removes the weights file it
     named: when the file read is gone or changes underneath, `wordlm.json` is read again (a few
-    times), so the model loaded is the old one or the new one, never a mix."""
+    times), so the model loaded is the old one or the new one, never a mix.
+
+    `runtime`: "tensorflow", "onnx" or "auto" (default: `$WORDLM_RUNTIME`, else auto: ONNX Runtime
+    when installed; `wordlm.runtime`). Under ONNX Runtime no TensorFlow is imported and the model
+    has no `keras_model` (its network is `lm.runtime`'s graph, `runtime/files.py`)."""
     for attempt in range(5):
         named = _weights_file_named(Path(directory))
         try:
-            parts = read_parts(directory)
-            break
+            return _load_once(directory, runtime)
         except (ModelError, OSError):
             if attempt == 4 or _weights_file_named(Path(directory)) == named:
                 raise  # not a concurrent save: the model really is broken
+
+
+def _load_once(directory, runtime: str | None) -> LanguageModel:
+    parts = read_parts(directory, runtime)
     lm = LanguageModel(parts["tokenizer"], parts["vocab"], parts["framing"], parts["size"], parts["network"],
                        parts["info"])
+    if parts["runtime"] == "onnx":  # the runtime hook (`wordlm/runtime/`): the ONNX graph beside the weights
+        from wordlm.runtime import files as runtime_files
+
+        lm.runtime = runtime_files.load_runtime(lm, directory, parts["weights_file"])
     lm.source = Path(directory)  # where it was loaded from: an export never replaces it
     return lm

@@ -83,15 +83,39 @@ def check_inputs(paths) -> None:
 
 def load_model(path):
     """Load any model (`loading.load`: a model directory, a mixture file, a KenLM n-gram file),
-    the files checked before TensorFlow starts."""
+    the files checked before TensorFlow starts; its network (a mixture's too) run by the runtime
+    `--runtime` (else `$WORDLM_RUNTIME`) asks for (`wordlm.runtime`)."""
     from wordlm.loading import load
 
-    lm = load(path)
+    lm = load(path, runtime=_runtime())
     # TensorFlow, Keras and the model are ~300,000 objects that live as long as the command: out of
     # the garbage collector's sight, its passes cost nothing per line scored (0.79 s → 0.49 s for
     # 50,000 one-word lines, benchmarks/robustness.md)
     gc.freeze()
     return lm
+
+
+def _runtime() -> str:
+    """The runtime `--runtime` (else `$WORDLM_RUNTIME`) asks for, "auto" resolved (`wordlm.runtime`)."""
+    from wordlm.runtime import resolve
+
+    ctx = click.get_current_context(silent=True)
+    return resolve(ctx.meta.get("wordlm.runtime") if ctx is not None else None)
+
+
+def runtime_option(fn):
+    """`--runtime tensorflow|onnx|auto` on a command that loads a model (kept in the click context,
+    where `load_model` reads it; nothing global changes)."""
+
+    def remember(ctx, param, value):
+        if value is not None:
+            ctx.meta["wordlm.runtime"] = value
+        return value
+
+    return click.option("--runtime", type=click.Choice(["auto", "tensorflow", "onnx"]), default=None,
+                        expose_value=False, callback=remember, is_eager=True,
+                        help="What runs the network: ONNX Runtime (no TensorFlow start-up), TensorFlow, or "
+                             "auto (ONNX Runtime when installed; default, or $WORDLM_RUNTIME).")(fn)
 
 
 def echo_json(obj) -> None:

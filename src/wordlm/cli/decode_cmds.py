@@ -14,7 +14,7 @@ import warnings
 import click
 
 from wordlm.cli.app import cli
-from wordlm.cli.common import echo_json, handle_errors, load_model, log
+from wordlm.cli.common import echo_json, handle_errors, load_model, log, runtime_option
 # Spelled out (not imported) so `wordlm --help` needs no numpy; a test checks they match
 # `wordlm.decoding.options`.
 STRATEGIES = ("greedy", "sample", "beam")
@@ -55,6 +55,7 @@ DEFAULT_BEAM = 4
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
               help="Prompts decoded side by side.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hypothesis.")
+@runtime_option
 @handle_errors
 def generate(model, prompt_texts, prompts_file, strategy, max_words, min_words, num, beam_size, temperature, top_k,
              top_p, length_norm, length_penalty, no_repeat_ngram, forbid, allow_unk, seed, batch_size, as_json):

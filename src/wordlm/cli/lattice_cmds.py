@@ -31,7 +31,7 @@ import time
 import click
 
 from wordlm.cli.app import cli
-from wordlm.cli.common import handle_errors, load_model, log
+from wordlm.cli.common import handle_errors, load_model, log, runtime_option
 
 
 def _history(value: str) -> int | None:
@@ -117,6 +117,7 @@ def _read_all(paths, fmt, words_file, max_links):
 @click.option("--filler", "fillers", multiple=True, help="Another filler word (no LM score, not a word; repeatable).")
 @click.option("--max-links", type=click.IntRange(min=1), default=2_000_000, show_default=True,
               help="Refuse a lattice with more links (or nodes) than this, before reading its links.")
+@runtime_option
 @handle_errors
 def lattice(model, lattices, lists, refs, fmt, words_file, output, as_json, nbest_out, n, slf_out, lm_weight, word_bonus,
             acoustic_weight, first_lm_weight, weights_file, lms, history, beam, max_histories, fillers, max_links):

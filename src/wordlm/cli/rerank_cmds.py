@@ -15,7 +15,7 @@ import click
 
 
 from wordlm.cli.app import cli
-from wordlm.cli.common import echo_json, handle_errors, load_model, log
+from wordlm.cli.common import echo_json, handle_errors, load_model, log, runtime_option
 from wordlm.jsonfile import dumps
 from wordlm.nbest import FORMATS, tsv_escape
 
@@ -125,6 +125,7 @@ def _other_lms(specs, tuned: dict) -> list[tuple[str, float]]:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per utterance.")
 @click.option("--all", "all_hyps", is_flag=True, help="Every hypothesis, best first, with first-pass, LM and total scores.")
 @_nbest_options
+@runtime_option
 @handle_errors
 def rerank(model, nbest, fmt, am, lm_weight, word_bonus, weights_file, lms, output, as_json, all_hyps, refs, beam_size):
     """Rerank the n-best lists of NBEST with MODEL: total = first_pass + α·LM + β·words.
@@ -199,6 +200,7 @@ def rerank(model, nbest, fmt, am, lm_weight, word_bonus, weights_file, lms, outp
 @click.option("--significance", type=click.FloatRange(0, 1, min_open=True), default=0.05, show_default=True,
               help="The sign test's level for --rule significant.")
 @_nbest_options
+@runtime_option
 @handle_errors
 def tune(model, nbest, fmt, am, output, lm_weights, word_bonuses, lms, other_weights, folds, rule, significance, refs,
          beam_size):

@@ -15,7 +15,7 @@ import math
 import click
 
 from wordlm.cli.app import cli
-from wordlm.cli.common import check_inputs, echo_json, handle_errors, load_model, log
+from wordlm.cli.common import check_inputs, echo_json, handle_errors, load_model, log, runtime_option
 from wordlm.text import READ_LINES
 
 BASES = {"e": 1.0, "2": math.log(2), "10": math.log(10)}
@@ -111,6 +111,7 @@ def _score_files(lm, paths, options, batch_size, shard, emit=None, context_token
 @click.option("--format", "out_format", type=click.Choice(["text", "srilm"]), default="text", show_default=True,
               help="srilm: what SRILM's `ngram -ppl -debug 2` prints (per-word p( w | h ) lines, log10; "
                    "compute-best-mix reads it), all on stdout.")
+@runtime_option
 @handle_errors
 def score(model, text, as_json, per_token, no_bos, no_eos, oov, base, batch_size, shard, context_tokens, summary_path,
           out_format):
@@ -213,6 +214,7 @@ def _token_value(lp, s, k, base):
 @_scoring_options
 @click.option("--format", "out_format", type=click.Choice(["text", "srilm"]), default="text", show_default=True,
               help="srilm: SRILM's `ngram -ppl -debug 2` output (every sentence's per-word lines, then each file's totals).")
+@runtime_option
 @handle_errors
 def perplexity(model, texts, as_json, merge, no_bos, no_eos, oov, base, batch_size, shard, context_tokens, out_format):
     """Corpus perplexity of TEXT... (SRILM's `N sentences, W words, O OOVs` / `logprob= ppl= ppl1=`).
@@ -254,6 +256,7 @@ def perplexity(model, texts, as_json, merge, no_bos, no_eos, oov, base, batch_si
 @click.option("--prefix", metavar="LETTERS",
               help="Only words that start with LETTERS (complete the word being typed), ranked by the model.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per word.")
+@runtime_option
 @handle_errors
 def next_cmd(model, prompt, top, candidates, prefix, as_json):
     """The most likely next words after --prompt (</s> and <unk> included), or the --candidates' scores."""
@@ -286,6 +289,7 @@ def next_cmd(model, prompt, top, candidates, prefix, as_json):
               help="How many words to print, most likely first.")
 @click.option("--backward-model", type=click.Path(), help="A model trained with --reverse: average both models' scores.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per word.")
+@runtime_option
 @handle_errors
 def fill(model, sentence, top, backward_model, as_json):
     """Rank vocabulary words for the ___ in SENTENCE by the whole sentence's log-probability.

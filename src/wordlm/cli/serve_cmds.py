@@ -13,7 +13,7 @@ import os
 import click
 
 from wordlm.cli.app import cli
-from wordlm.cli.common import handle_errors, load_model, log
+from wordlm.cli.common import handle_errors, load_model, log, runtime_option
 
 # Spelled out (not imported) so `wordlm --help` needs no FastAPI; a test checks they match
 # `wordlm.serve.batching` and `wordlm.serve.limits`.
@@ -53,6 +53,7 @@ DEFAULT_CLIENT_TIMEOUT = 10.0
 @click.option("--drain-seconds", type=click.FloatRange(0, 3600), default=DEFAULT_DRAIN_SECONDS, show_default=True,
               help="After SIGTERM, requests in flight are answered or cut (503) within this bound, then exit 0.")
 @click.option("--access-log", is_flag=True, help="Log every request on stderr.")
+@runtime_option
 @handle_errors
 def serve(model, host, port, max_batch, max_wait_ms, api_key, max_body_bytes, max_compute_seconds, max_queue,
           max_connections, client_timeout, drain_seconds, access_log):

@@ -5,7 +5,9 @@ prompts (`inference/search_loops.py`, built and cached by `lm.compiled`): one ca
 TensorFlow round trip per step, whose overhead dominates a one-row step. They give exactly the
 hypotheses of the stepwise searches (`search.decode_rows`, `beam.beam_search` over `state.Stepper`),
 which the tests check, and are used only where carried state is exact for the whole search
-(`lm.carries_state`) and without `no_repeat_ngram` (the stepwise searches handle it).
+(`lm.carries_state`), without `no_repeat_ngram` (the stepwise searches handle it), and where the
+model's runtime has the loops (`lm.runtime.search_loops`: TensorFlow's `tf.while_loop`s, or the same
+loops in numpy over ONNX Runtime's step, `runtime/numpy_loops.py`).
 
 - greedy: each step masks (forbidden words, `</s>` before `min_words`), takes the most likely token
   (ties: the lowest id), records its log-probability; the log-probabilities are summed here, in
@@ -39,7 +41,7 @@ def greedy_applies(lm, prompts: list[Prompt], options: DecodeOptions) -> bool:
 
 def state_applies(lm, prompts: list[Prompt], options: DecodeOptions) -> bool:
     """True when carried state is exact for the whole search and the masks are the compiled ones."""
-    if not lm.has_network or options.no_repeat_ngram:
+    if not lm.has_network or not lm.runtime.search_loops or options.no_repeat_ngram:
         return False
     # A history read before predicting word k has len(history) + k - 1 tokens.
     return lm.carries_state(max(len(p.history) + max(p.max_words, 1) - 1 for p in prompts))
@@ -58,7 +60,7 @@ def greedy_batch(lm, prompts: list[Prompt], options: DecodeOptions) -> list[list
     budgets = np.array([p.max_words for p in prompts], dtype=np.int32)
     if budgets.max() > 0:
         ids, lps = lm.compiled["greedy"](time_major([p.history for p in prompts]), bias, budgets, np.int32(min_words))
-        ids, lps = ids.numpy(), lps.numpy()  # [steps, batch]: token (-1: none) and its log-probability
+        ids, lps = np.asarray(ids), np.asarray(lps)  # [steps, batch]: token (-1: none) and its log-probability
     else:
         ids = lps = np.zeros((0, len(prompts)))
     results = []
@@ -84,7 +86,7 @@ def beam_batch(lm, prompts: list[Prompt], options: DecodeOptions) -> list[list[H
              np.array([p.max_words for p in prompts], dtype=np.int32),
              np.int32(options.min_words if lm.boundaries else 0), np.int32(width), np.int32(options.num),
              np.int32(LENGTH_NORMS.index(options.length_norm)), np.float64(options.length_penalty))
-    parent, token, fin_kind, fin_slot, fin_logprob = (x.numpy() for x in out)
+    parent, token, fin_kind, fin_slot, fin_logprob = (np.asarray(x) for x in out)
     # parent/token [steps, P, K]: the slot's beam after step t = parent's beam after step t-1 + token.
     # fin_* [steps, P, 4K]: per step, K dead rows, 2K `</s>` ranks, K budget-reached slots; kind
     # 0 none, 1 dead row (the beam before the step), 2 `</s>` (the beam before, + `</s>`),

@@ -64,7 +64,13 @@ def export(lm: LanguageModel, out_dir, top: int = DEFAULT_TOP, overwrite: bool =
     `out_dir` must not exist, or be an empty folder, or (with `overwrite`) a previous export
     (`destination.check_destination`). TensorFlow Serving loads
     numbered version folders: export to `models/NAME/1`, then `models/NAME/2`, ...
+    A model loaded under ONNX Runtime (no `keras_model`) is loaded again from its directory under
+    TensorFlow: the SavedModel is built from the Keras network.
     """
+    if lm.has_network and lm.keras_model is None and lm.source is not None:
+        from wordlm.saving import load
+
+        lm = load(lm.source, runtime="tensorflow")
     out = check_destination(out_dir, overwrite, lm.source)
     out.parent.mkdir(parents=True, exist_ok=True)
     with hold(out, export=True, what="export"):  # one writer per destination (locking.py)

@@ -40,9 +40,9 @@ def next_logprobs(lm, histories: Sequence[Sequence[int]], batch_size: int = 256)
         x = lm.framing.contexts(chunk)
         if lm.framing.recurrent:
             lengths = np.array([len(h) for h in chunk], dtype=np.int32)
-            out[lo : lo + len(chunk)] = lm.compiled["next_recurrent"](x, lengths).numpy()
+            out[lo : lo + len(chunk)] = np.asarray(lm.compiled["next_recurrent"](x, lengths))
         else:
-            out[lo : lo + len(chunk)] = lm.compiled["next_fixed"](x).numpy()
+            out[lo : lo + len(chunk)] = np.asarray(lm.compiled["next_fixed"](x))
     return out
 
 
@@ -98,7 +98,7 @@ def stream_logprobs_packed(lm, ids: np.ndarray, starts: np.ndarray, skips=None, 
         x = np.zeros(mask.shape, dtype=np.int32)
         y = np.zeros_like(x)
         x[mask], y[mask] = ids[source], ids[source + 1]
-        scores = lm.compiled["targets"](x, y, skip[group].astype(np.int32)).numpy()  # row by row, scored positions
+        scores = np.asarray(lm.compiled["targets"](x, y, skip[group].astype(np.int32)))  # row by row, scored positions
         k = counts[group]
         # where each row's scores go in `flat`: its offset, then one slot per scored position
         into = np.repeat(offsets[group] - np.concatenate([[0], np.cumsum(k)[:-1]]), k) + np.arange(int(k.sum()))
@@ -130,7 +130,7 @@ def stream_logprobs_pair(lm, streams: Sequence[Sequence[int]], alternatives: Seq
             y[r, : steps[i]] = streams[i][1:]
             y2[r, : steps[i]] = alternatives[i][1:]
         a, b = lm.compiled["targets_pair"](x, y, y2, np.zeros(len(group), dtype=np.int32))
-        a, b = a.numpy().astype(np.float64), b.numpy().astype(np.float64)
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
         for i, lo in zip(group, np.cumsum([0, *[steps[i] for i in group[:-1]]])):
             out[i] = (a[lo : lo + steps[i]], b[lo : lo + steps[i]])
     return out
@@ -181,7 +181,7 @@ def _chunked(lm, stream: Sequence[int], chunk: int) -> np.ndarray:
     parts = []
     for lo in range(0, len(x), chunk):
         lp, state = fn(x[lo : lo + chunk], y[lo : lo + chunk], state)
-        parts.append(lp.numpy().astype(np.float64))
+        parts.append(np.asarray(lp, dtype=np.float64))
     return np.concatenate(parts)
 
 
@@ -193,7 +193,7 @@ def _fixed(lm, streams, first) -> tuple[np.ndarray, np.ndarray]:
         part = owners[lo : lo + FIXED_ROWS]
         x = np.array([lm.framing.context(streams[i][:t]) for i, t in part], dtype=np.int32)
         y = np.array([streams[i][t] for i, t in part], dtype=np.int32)
-        flat[lo : lo + len(part)] = lm.compiled["targets_fixed"](x, y).numpy()
+        flat[lo : lo + len(part)] = np.asarray(lm.compiled["targets_fixed"](x, y))
     offsets = np.zeros(len(streams) + 1, dtype=np.int64)
     np.cumsum([max(0, len(s) - first) for s in streams], out=offsets[1:])
     return flat, offsets
@@ -214,9 +214,9 @@ def start(lm, histories: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarra
     if not histories or any(len(h) == 0 for h in histories):
         raise ValueError("empty history")
     lp, state = lm.compiled["read"](time_major(histories))
-    return lp.numpy(), state.numpy()
+    return np.asarray(lp), np.asarray(state)
 
 
 def step(lm, state: np.ndarray, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     lp, new_state = lm.compiled["step"](np.asarray(ids, dtype=np.int32), np.asarray(state, dtype=np.float32))
-    return lp.numpy(), new_state.numpy()
+    return np.asarray(lp), np.asarray(new_state)

@@ -67,6 +67,7 @@ class Mixture(LanguageModelAPI):
 
     keras_model = None
     scores_text = True  # lines are scored from their words (`score_sentences`, `text_logprobs`, `fill_texts`)
+    runtime = None  # no one network: the components' own runtimes run them
     reverse = False
     boundaries = True
     stateful = False

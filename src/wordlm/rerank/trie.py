@@ -147,12 +147,12 @@ def trie_logprobs(lm, streams: Sequence[Sequence[int]], rows_per_call: int | Non
 def _level_step(lm):
     """(ids[N], states[N, S], rows[P], targets[P]) → (ln p(targets | rows' histories)[P], new states[N, S]).
 
-    A model with a network: the compiled `level` function (logits and logsumexp once per row, only
-    the targets picked). Any other stateful model (a stub): its own `step` and a numpy gather.
+    A model with a network (any runtime): its `level` function (logits and logsumexp once per row,
+    only the targets picked). Any other stateful model (a stub): its own `step` and a numpy gather.
     """
     if lm.has_network:
         fn = lm.compiled["level"]
-        return lambda *args: tuple(x.numpy() for x in fn(*args))
+        return lambda *args: tuple(np.asarray(x) for x in fn(*args))
 
     def step(ids, state, rows, targets):
         lp, new_state = lm.step(state, ids)

@@ -148,7 +148,7 @@ def load_for_resume(directory):
     """
     import keras
 
-    lm = load(directory)
+    lm = load(directory, runtime="tensorflow")  # training goes on in Keras
     config = read_config(directory)
     weights = Path(directory) / config["weights_file"]
     optimizer = None
