@@ -39,7 +39,7 @@ def mixed_lines(n: int = 250) -> list[str]:
     return [" ".join(rng.choice(WORDS) for _ in range(rng.choice(sizes))) for _ in range(n)]
 
 
-def run(name: str, folder: Path) -> list[dict]:
+def run(name: str, folder: Path, runtime: str = "tensorflow") -> list[dict]:
     from click.testing import CliRunner
 
     from wordlm.cli import cli
@@ -48,7 +48,7 @@ def run(name: str, folder: Path) -> list[dict]:
     text = folder / "mixed.txt"
     text.write_text("\n".join(mixed_lines()) + "\n")
     result = CliRunner().invoke(cli, ["score", str(MODELS / model), str(text), "--json", "--per-token", *extra,
-                                      "--batch-size", "97"], catch_exceptions=False)
+                                      "--batch-size", "97", "--runtime", runtime], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return [_compact(json.loads(line)) for line in result.stdout.splitlines()]
 
@@ -62,10 +62,13 @@ def _compact(row: dict) -> dict:
     return row
 
 
+@pytest.mark.parametrize("runtime", ["tensorflow", "onnx"])
 @pytest.mark.parametrize("name", list(RUNS))
-def test_per_line_scores_are_the_same_as_before(name, tmp_path):
+def test_per_line_scores_are_the_same_as_before(name, runtime, tmp_path):
+    """Recorded under TensorFlow: bit-identical there for 95% of lines; ONNX Runtime's float32 sums
+    round differently, so under it each token agrees to 1e-6 and each line to 1e-5."""
     want = json.loads(RECORD.read_text())[name]
-    got = run(name, tmp_path)
+    got = run(name, tmp_path, runtime)
     assert len(got) == len(want)
     exact = 0
     for g, w in zip(got, want):
@@ -77,7 +80,8 @@ def test_per_line_scores_are_the_same_as_before(name, tmp_path):
                 assert abs(a - b) <= 1e-6, (g["text"], a, b)
         assert g["logprob"] == pytest.approx(w["logprob"], abs=1e-5)
         exact += g["logprob"] == w["logprob"]
-    assert exact >= 0.95 * len(got), f"only {exact} of {len(got)} lines bit-identical"
+    if runtime == "tensorflow":
+        assert exact >= 0.95 * len(got), f"only {exact} of {len(got)} lines bit-identical"
 
 
 def record() -> None:
