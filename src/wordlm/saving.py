@@ -20,19 +20,24 @@ def load(directory, runtime: str | None = None) -> LanguageModel:
     model the CLI takes, a mixture or an n-gram file included: `wordlm.load`, `loading.py`).
 
     A save running at the same time replaces `wordlm.json` and then removes the weights file it
-    named: when the file read is gone or changes underneath, `wordlm.json` is read again (a few
-    times), so the model loaded is the old one or the new one, never a mix.
+    named: when the file read is gone or changes underneath, `wordlm.json` is read again (while saves
+    keep committing, up to `RETRIES` times), so the model loaded is the old one or the new one, never a mix.
 
     `runtime`: "tensorflow", "onnx" or "auto" (default: `$WORDLM_RUNTIME`, else auto: ONNX Runtime
     when installed; `wordlm.runtime`). Under ONNX Runtime no TensorFlow is imported and the model
     has no `keras_model` (its network is `lm.runtime`'s graph, `runtime/files.py`)."""
-    for attempt in range(5):
+    for attempt in range(RETRIES):
         named = _weights_file_named(Path(directory))
         try:
             return _load_once(directory, runtime)
         except (ModelError, OSError):
-            if attempt == 4 or _weights_file_named(Path(directory)) == named:
+            if attempt == RETRIES - 1 or _weights_file_named(Path(directory)) == named:
                 raise  # not a concurrent save: the model really is broken
+
+
+# Loads retried while saves keep replacing the model underneath (each retry follows a save seen to
+# commit; a save under ONNX Runtime copies files and can commit many times during one load).
+RETRIES = 100
 
 
 def _load_once(directory, runtime: str | None) -> LanguageModel:
