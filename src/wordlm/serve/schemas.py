@@ -27,6 +27,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 from wordlm.decoding.options import LENGTH_NORMS, MAX_BEAM, MAX_NUM, MAX_WORDS, STRATEGIES
 from wordlm.errors import InputError
 from wordlm.running_text import MAX_CONTEXT_TOKENS
+from wordlm.text import one_line as text_rule  # the one text rule of the CLI, the API and the service
 
 MAX_LINES = 1_000  # lines (score, perplexity), hypotheses (rerank) or candidates (next) in one request
 MAX_TOP = 10_000  # next words or fill-in words returned by one request
@@ -39,29 +40,11 @@ DEFAULT_TOP = 10  # as `wordlm next` and `wordlm fill`
 NBEST_FORMATS = ("auto", "jsonl", "tsv", "hyporadise", "mlm", "nemo", "srilm")  # those a single text can hold
 
 
-def _same_rule(text: str, what: str = "text") -> str:
-    """`wordlm.text.one_line` where this wordlm has no such function (the same rule, spelled out)."""
-    if text[:1] == "\ufeff":
-        text = text[1:]
-    if text[-1:] == "\n":
-        text = text[:-1]
-    if "\n" in text:
-        raise InputError(f"{what}: a line break inside the text ({text[:40]!r}…): a text is one line, one sentence; "
-                         "split it into lines first")
-    return text.rstrip("\r") if text[-1:] == "\r" else text
-
-
-try:  # the one text rule of the CLI, the API and the service
-    from wordlm.text import one_line as _rule
-except ImportError:  # pragma: no cover - a wordlm before the rule had its own function
-    _rule = _same_rule
-
-
 def one_line(value: str) -> str:
     """A text read as the CLI reads a line of a file (`wordlm.text.one_line`: a leading byte-order mark
     and one trailing line end dropped; a line break inside refused), at most `MAX_TEXT_CHARS`."""
     try:
-        value = _rule(value, "text")
+        value = text_rule(value, "text")
     except InputError as e:
         raise ValueError(str(e).removeprefix("text: ")) from None
     if len(value) > MAX_TEXT_CHARS:
